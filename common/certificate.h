@@ -1,0 +1,63 @@
+// The signer's certificate: decoding X-DIP-Signature-Certificate (base64 of
+// DER, or base64 of PEM text as the Postman and Go senders write it) and the
+// facts a relying party reads off it.
+#ifndef DIPGATE_COMMON_CERTIFICATE_H_
+#define DIPGATE_COMMON_CERTIFICATE_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/canonical.h"
+#include "common/ossl.h"
+#include "common/result.h"
+
+namespace dipgate {
+
+// DIP environments, from the CN prefix (CoCo 6.1.2 Table 4).
+enum class Environment { kAny, kProd, kNonProd, kUnknown };
+std::string_view ToString(Environment env);
+// "prod", "nonprod", "any" -> value; nullopt-like kUnknown otherwise.
+Environment ParseEnvironment(std::string_view text);
+
+struct CertificateInfo {
+  std::string subject;           // RFC 2253 one-line form
+  std::string common_name;
+  std::string organization;
+  std::string issuer;
+  std::string fingerprint;       // SHA-256 of the DER, lower-case hex
+  std::string serial;            // hex
+  UnixMillis not_before = 0;
+  UnixMillis not_after = 0;
+  Environment environment = Environment::kUnknown;  // from the CN prefix
+  std::string key_description;   // "RSA-2048", "ECDSA P-256"
+};
+
+struct DecodedCertificate {
+  X509Ptr leaf;
+  X509StackPtr extra;  // further certificates a PEM header carried (a chain)
+  std::string der;     // the leaf's DER bytes
+};
+
+// Decodes the header value. kBadBase64 when the value is not base64,
+// kBadCertificate when the bytes are neither one DER certificate (with no
+// trailing bytes) nor PEM text holding at least one certificate.
+Result<DecodedCertificate> DecodeCertificateHeader(std::string_view header_value);
+
+// The header value dipgate emits: base64 of the DER (the CoCo reference).
+std::string EncodeCertificateHeader(X509* cert);
+
+CertificateInfo DescribeCertificate(X509* cert);
+
+// Environment from a CN: "energydip-prod.x" -> kProd, "energydip-nonprod.x"
+// -> kNonProd, otherwise kUnknown. Case-insensitive.
+Environment EnvironmentOfCommonName(std::string_view cn);
+
+// Reads every certificate in a PEM or DER file.
+Result<std::vector<X509Ptr>> LoadCertificates(const std::string& path);
+
+UnixMillis Asn1TimeToMillis(const ASN1_TIME* t);
+
+}  // namespace dipgate
+
+#endif  // DIPGATE_COMMON_CERTIFICATE_H_

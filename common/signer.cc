@@ -1,0 +1,194 @@
+#include "common/signer.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/base64.h"
+#include "common/digest.h"
+
+namespace dipgate {
+namespace {
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+void CheckPermissions(const std::string& path, std::vector<std::string>* warnings) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    char mode[8];
+    snprintf(mode, sizeof(mode), "%03o", st.st_mode & 0777);
+    warnings->push_back(path + " is accessible by group or others (mode " + mode +
+                        "); chmod 600 it");
+  }
+}
+
+// The passphrase is the file's first line, without its line ending.
+Result<std::string> ReadPassphrase(const std::string& path, std::vector<std::string>* warnings) {
+  if (path.empty()) return std::string();
+  std::string data;
+  if (!ReadFile(path, &data)) {
+    return Error{Reason::kInternalError, "cannot read passphrase file " + path};
+  }
+  CheckPermissions(path, warnings);
+  size_t eol = data.find_first_of("\r\n");
+  if (eol != std::string::npos) data.resize(eol);
+  return data;
+}
+
+int PassphraseCallback(char* buf, int size, int /*rwflag*/, void* u) {
+  const auto* pass = static_cast<const std::string*>(u);
+  if (pass == nullptr || pass->empty() || static_cast<int>(pass->size()) > size) return -1;
+  memcpy(buf, pass->data(), pass->size());
+  return static_cast<int>(pass->size());
+}
+
+Result<PkeyPtr> LoadKey(const std::string& path, const std::string& pass) {
+  std::string data;
+  if (!ReadFile(path, &data)) return Error{Reason::kInternalError, "cannot read key file " + path};
+  BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, PassphraseCallback,
+                                      const_cast<std::string*>(&pass)));
+  if (!key) {
+    ERR_clear_error();
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    key.reset(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(data.size())));
+  }
+  OPENSSL_cleanse(data.data(), data.size());
+  if (!key) {
+    std::string why = TakeOpensslError();
+    return Error{Reason::kInternalError,
+                 "cannot load private key from " + path +
+                     (pass.empty() ? " (encrypted keys need a passphrase file)"
+                                   : " (wrong passphrase or not a key)") +
+                     ": " + why};
+  }
+  return key;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const SigningIdentity>> LoadIdentity(const KeySource& src) {
+  auto id = std::make_shared<SigningIdentity>();
+  id->name = src.name;
+  auto pass = ReadPassphrase(src.passphrase_file, &id->warnings);
+  if (!pass) return pass.error();
+
+  if (!src.pkcs12_file.empty()) {
+    std::string data;
+    if (!ReadFile(src.pkcs12_file, &data)) {
+      return Error{Reason::kInternalError, "cannot read PKCS#12 file " + src.pkcs12_file};
+    }
+    CheckPermissions(src.pkcs12_file, &id->warnings);
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    Pkcs12Ptr p12(d2i_PKCS12(nullptr, &p, static_cast<long>(data.size())));
+    EVP_PKEY* key = nullptr;
+    X509* cert = nullptr;
+    STACK_OF(X509)* ca = nullptr;
+    if (!p12 || PKCS12_parse(p12.get(), pass->c_str(), &key, &cert, &ca) != 1) {
+      return Error{Reason::kInternalError, "cannot open PKCS#12 file " + src.pkcs12_file +
+                                               " (wrong passphrase or damaged): " +
+                                               TakeOpensslError()};
+    }
+    id->key.reset(key);
+    id->certificate.reset(cert);
+    sk_X509_pop_free(ca, X509_free);
+    if (!id->key || !id->certificate) {
+      return Error{Reason::kInternalError,
+                   "PKCS#12 file " + src.pkcs12_file + " lacks a key or a certificate"};
+    }
+  } else {
+    if (src.certificate_file.empty() || src.key_file.empty()) {
+      return Error{Reason::kInternalError,
+                   "identity '" + src.name + "' needs a PKCS#12 file or a certificate and key file"};
+    }
+    auto certs = LoadCertificates(src.certificate_file);
+    if (!certs) return certs.error();
+    id->certificate = std::move(certs->front());
+    CheckPermissions(src.key_file, &id->warnings);
+    auto key = LoadKey(src.key_file, *pass);
+    if (!key) return key.error();
+    id->key = std::move(*key);
+  }
+  OPENSSL_cleanse(pass->data(), pass->size());
+
+  auto type = ClassifyKey(id->key.get());
+  if (!type) return Error{type.reason(), "identity '" + src.name + "': " + type.error().detail};
+  if (X509_check_private_key(id->certificate.get(), id->key.get()) != 1) {
+    ERR_clear_error();
+    return Error{Reason::kInternalError,
+                 "identity '" + src.name + "': the private key does not match the certificate"};
+  }
+  id->certificate_header = EncodeCertificateHeader(id->certificate.get());
+  id->info = DescribeCertificate(id->certificate.get());
+  return std::shared_ptr<const SigningIdentity>(std::move(id));
+}
+
+Result<RequestSigner> RequestSigner::Create(std::shared_ptr<const SigningIdentity> identity) {
+  auto signer = SignatureSigner::Create(identity->key.get());
+  if (!signer) return signer.error();
+  RequestSigner s;
+  s.identity_ = std::move(identity);
+  s.signer_ = std::make_shared<SignatureSigner>(std::move(*signer));
+  return s;
+}
+
+Result<RequestSigner> RequestSigner::Clone() const {
+  auto signer = signer_->Clone();
+  if (!signer) return signer.error();
+  RequestSigner s;
+  s.identity_ = identity_;
+  s.signer_ = std::make_shared<SignatureSigner>(std::move(*signer));
+  return s;
+}
+
+Result<DipHeaders> RequestSigner::Sign(std::string_view method, std::string_view destination,
+                                       std::string_view body, UnixMillis now) {
+  return SignHashed(method, destination, ContentHash(body), now);
+}
+
+Result<DipHeaders> RequestSigner::SignHashed(std::string_view method,
+                                             std::string_view destination,
+                                             std::string content_hash, UnixMillis now) {
+  DipHeaders h;
+  h.signature_date = FormatSignatureDate(now);
+  auto sig = signer_->Sign(SignatureString(method, destination, h.signature_date, content_hash));
+  if (!sig) return sig.error();
+  h.signature = Base64Encode(*sig);
+  h.certificate = identity_->certificate_header;
+  h.content_hash = std::move(content_hash);
+  return h;
+}
+
+Result<bool> IdentitySet::Add(std::shared_ptr<const SigningIdentity> identity) {
+  if (identity->name.empty()) return Error{Reason::kInternalError, "identity without a name"};
+  if (by_name_.count(identity->name) != 0) {
+    return Error{Reason::kInternalError, "identity '" + identity->name + "' defined twice"};
+  }
+  by_name_.emplace(identity->name, std::move(identity));
+  return true;
+}
+
+std::shared_ptr<const SigningIdentity> IdentitySet::Find(std::string_view name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> IdentitySet::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, id] : by_name_) out.push_back(name);
+  return out;
+}
+
+}  // namespace dipgate

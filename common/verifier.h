@@ -1,0 +1,105 @@
+// Verification of a signed DIP message (CoCo 8.5), with freshness, replay
+// protection, a cache of validated certificates and a sender allow-list.
+//
+//   Verifier v(trust, policy);
+//   Verdict verdict = v.Verify(request, WallClockMillis());
+//   if (!verdict.ok()) reject(verdict.reason, verdict.header, verdict.detail);
+//
+// Not thread-safe (its caches are per instance): one per nginx worker or per
+// thread. The TrustStore may be shared.
+#ifndef DIPGATE_COMMON_VERIFIER_H_
+#define DIPGATE_COMMON_VERIFIER_H_
+
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/canonical.h"
+#include "common/signature.h"
+#include "common/trust_store.h"
+
+namespace dipgate {
+
+// What arrived. Header values are empty when the header was absent.
+struct SignedRequest {
+  std::string_view method;
+  std::string_view destination;  // full URL the message was received on
+  std::string_view body;         // exact bytes; ignored if body_hash is set
+  std::optional<std::string> body_hash;  // ContentHash() of a streamed body
+  std::string_view signature;
+  std::string_view signature_date;
+  std::string_view certificate;
+  std::string_view content_hash;
+};
+
+// Signers allowed when any list is non-empty: a signer passes if it matches
+// an entry of any list (exact subject one-line, organisation, or SHA-256
+// fingerprint in hex, case-insensitive).
+struct SenderAllowList {
+  std::vector<std::string> subjects;
+  std::vector<std::string> organizations;
+  std::vector<std::string> fingerprints;
+  bool empty() const { return subjects.empty() && organizations.empty() && fingerprints.empty(); }
+};
+
+struct VerifyPolicy {
+  UnixMillis max_age_ms = 5 * 60 * 1000;     // oldest signature date accepted
+  UnixMillis max_future_ms = 5 * 60 * 1000;  // clock skew ahead accepted
+  bool replay_protection = false;
+  size_t replay_capacity = 100000;        // oldest entries evicted past this
+  size_t certificate_cache_capacity = 1024;
+  SenderAllowList allow;
+};
+
+struct Verdict {
+  Reason reason = Reason::kInternalError;
+  std::string header;  // the header that failed, when one did
+  std::string detail;  // a sentence for logs
+  std::optional<CertificateInfo> signer;  // known once the certificate decoded
+  UnixMillis signature_date = 0;
+  bool ok() const { return reason == Reason::kOk; }
+};
+
+class Verifier {
+ public:
+  Verifier(std::shared_ptr<TrustStore> trust, VerifyPolicy policy);
+
+  Verdict Verify(const SignedRequest& request, UnixMillis now);
+
+  size_t cached_certificates() const { return lru_.size(); }
+  size_t replay_entries() const { return replay_.size(); }
+  // Set when the last trust reload failed (the previous state stays in use).
+  const std::string& reload_error() const { return reload_error_; }
+  const VerifyPolicy& policy() const { return policy_; }
+
+ private:
+  struct CachedCert {
+    std::string key;  // the certificate header value
+    std::shared_ptr<SignatureVerifier> verifier;
+    ValidatedCertificate validated;
+    UnixMillis valid_from = 0;
+  };
+
+  // The cached, validated certificate for a header value, validating it on
+  // a miss. Sets `verdict` on failure.
+  CachedCert* Certificate(std::string_view header_value, UnixMillis now, Verdict* verdict);
+  bool Allowed(const CertificateInfo& info) const;
+  bool SeenBefore(std::string_view signature, UnixMillis expiry, UnixMillis now);
+
+  std::shared_ptr<TrustStore> trust_;
+  VerifyPolicy policy_;
+  std::list<CachedCert> lru_;  // most recent first
+  std::unordered_map<std::string_view, std::list<CachedCert>::iterator> by_key_;
+  std::unordered_map<std::string, UnixMillis> replay_;  // signature -> expiry
+  std::multimap<UnixMillis, std::string> replay_by_expiry_;
+  std::string reload_error_;
+};
+
+}  // namespace dipgate
+
+#endif  // DIPGATE_COMMON_VERIFIER_H_

@@ -1,0 +1,43 @@
+// Shared test fixtures: a test PKI made once per test process, file and
+// process helpers for driving independent peers (openssl CLI, Python).
+#ifndef DIPGATE_TESTS_FIXTURES_H_
+#define DIPGATE_TESTS_FIXTURES_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/canonical.h"
+#include "common/trust_store.h"
+
+namespace dipgate::testing {
+
+// The clock the shared PKI was made at; tests verify at or near it.
+UnixMillis PkiNow();
+
+// Directory holding the PKI of CreateTestPki, made once per process.
+const std::string& PkiDir();
+std::string PkiFile(const std::string& name);
+
+// A fresh directory under TEST_TMPDIR.
+std::string NewTempDir(const std::string& hint);
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& data);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+CommandResult Run(const std::string& command);
+std::string ShellQuote(const std::string& s);
+
+// Trust in the shared PKI's CAs and CRLs (nonprod unless told otherwise).
+std::shared_ptr<TrustStore> PkiTrust(Environment env = Environment::kNonProd);
+
+// Runfile path of a file in this repository (e.g. "tests/vectors/...").
+std::string Runfile(const std::string& path);
+
+}  // namespace dipgate::testing
+
+#endif  // DIPGATE_TESTS_FIXTURES_H_
