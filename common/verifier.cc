@@ -89,11 +89,14 @@ bool Verifier::Allowed(const CertificateInfo& info) const {
   return false;
 }
 
-bool Verifier::SeenBefore(std::string_view signature, UnixMillis expiry, UnixMillis now) {
+void Verifier::ExpireReplayEntries(UnixMillis now) {
   while (!replay_by_expiry_.empty() && replay_by_expiry_.begin()->first <= now) {
     replay_.erase(replay_by_expiry_.begin()->second);
     replay_by_expiry_.erase(replay_by_expiry_.begin());
   }
+}
+
+bool Verifier::SeenBefore(std::string_view signature, UnixMillis expiry) {
   std::string key(signature);
   if (replay_.count(key) != 0) return true;
   while (replay_.size() >= std::max<size_t>(policy_.replay_capacity, 1)) {
@@ -108,6 +111,7 @@ bool Verifier::SeenBefore(std::string_view signature, UnixMillis expiry, UnixMil
 Verdict Verifier::Verify(const SignedRequest& r, UnixMillis now) {
   auto reloaded = trust_->ReloadIfChanged(now);
   reload_error_ = reloaded ? std::string() : reloaded.error().detail;
+  ExpireReplayEntries(now);
 
   // 1. Every header is present.
   const std::pair<std::string_view, std::string_view> required[] = {
@@ -193,7 +197,7 @@ Verdict Verifier::Verify(const SignedRequest& r, UnixMillis now) {
     out.detail = "signer '" + cert->validated.info.subject + "' is not on the allow-list";
     return out;
   }
-  if (policy_.replay_protection && SeenBefore(*sig, *date + policy_.max_age_ms, now)) {
+  if (policy_.replay_protection && SeenBefore(*sig, *date + policy_.max_age_ms)) {
     out.reason = Reason::kReplayed;
     out.header = std::string(kSignatureHeader);
     out.detail = "this signature was already accepted within the freshness window";

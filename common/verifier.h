@@ -89,7 +89,9 @@ class Verifier {
   // a miss. Sets `verdict` on failure.
   CachedCert* Certificate(std::string_view header_value, UnixMillis now, Verdict* verdict);
   bool Allowed(const CertificateInfo& info) const;
-  bool SeenBefore(std::string_view signature, UnixMillis expiry, UnixMillis now);
+  void ExpireReplayEntries(UnixMillis now);
+  // Records the signature; true when it was already recorded.
+  bool SeenBefore(std::string_view signature, UnixMillis expiry);
 
   std::shared_ptr<TrustStore> trust_;
   VerifyPolicy policy_;

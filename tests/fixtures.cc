@@ -65,7 +65,7 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-CommandResult Run(const std::string& command) {
+CommandResult RunCommand(const std::string& command) {
   CommandResult r;
   FILE* p = popen((command + " 2>&1").c_str(), "r");
   if (p == nullptr) return r;
@@ -95,6 +95,46 @@ std::string Runfile(const std::string& path) {
   const char* ws = getenv("TEST_WORKSPACE");
   if (srcdir != nullptr && ws != nullptr) return std::string(srcdir) + "/" + ws + "/" + path;
   return path;
+}
+
+}  // namespace dipgate::testing
+
+namespace dipgate::testing {
+
+std::shared_ptr<const SigningIdentity> PkiIdentity(const std::string& name) {
+  KeySource src;
+  src.name = name;
+  src.certificate_file = PkiFile(name + ".pem");
+  src.key_file = PkiFile(name + ".key");
+  auto id = LoadIdentity(src);
+  if (!id) {
+    fprintf(stderr, "identity %s: %s\n", name.c_str(), id.error().detail.c_str());
+    abort();
+  }
+  return *id;
+}
+
+SignedRequest SignedMessage::request() const {
+  SignedRequest r;
+  r.method = method;
+  r.destination = url;
+  r.body = body;
+  r.signature = headers.signature;
+  r.signature_date = headers.signature_date;
+  r.certificate = headers.certificate;
+  r.content_hash = headers.content_hash;
+  return r;
+}
+
+SignedMessage SignWith(const std::string& identity, const std::string& method,
+                       const std::string& url, const std::string& body, UnixMillis now) {
+  auto signer = RequestSigner::Create(PkiIdentity(identity));
+  if (!signer) abort();
+  SignedMessage m{method, url, body, {}};
+  auto h = signer->Sign(method, url, body, now);
+  if (!h) abort();
+  m.headers = *h;
+  return m;
 }
 
 }  // namespace dipgate::testing

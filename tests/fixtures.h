@@ -29,7 +29,7 @@ struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr
 };
-CommandResult Run(const std::string& command);
+CommandResult RunCommand(const std::string& command);
 std::string ShellQuote(const std::string& s);
 
 // Trust in the shared PKI's CAs and CRLs (nonprod unless told otherwise).
@@ -41,3 +41,23 @@ std::string Runfile(const std::string& path);
 }  // namespace dipgate::testing
 
 #endif  // DIPGATE_TESTS_FIXTURES_H_
+
+#include "common/signer.h"
+#include "common/verifier.h"
+
+namespace dipgate::testing {
+
+// The identity whose certificate and key are PkiFile(name + ".pem"/".key").
+std::shared_ptr<const SigningIdentity> PkiIdentity(const std::string& name);
+
+// A signed request, owning its strings; request() views them.
+struct SignedMessage {
+  std::string method, url, body;
+  DipHeaders headers;
+  SignedRequest request() const;
+};
+
+SignedMessage SignWith(const std::string& identity, const std::string& method,
+                       const std::string& url, const std::string& body, UnixMillis now);
+
+}  // namespace dipgate::testing

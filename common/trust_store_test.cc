@@ -1,0 +1,215 @@
+#include "common/trust_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "tests/fixtures.h"
+
+namespace dipgate {
+namespace {
+
+using testing::PkiFile;
+using testing::PkiNow;
+
+X509Ptr Cert(const std::string& name) {
+  auto certs = LoadCertificates(PkiFile(name + ".pem"));
+  EXPECT_TRUE(certs.ok());
+  return std::move(certs->front());
+}
+
+TrustOptions Options() {
+  TrustOptions o;
+  o.ca_files = {PkiFile("ca-bundle.pem")};
+  o.crl_files = {PkiFile("issuing-ca.crl"), PkiFile("root-ca.crl")};
+  return o;
+}
+
+void Copy(const std::string& from, const std::string& to) {
+  testing::WriteFile(to, testing::ReadFile(from));
+}
+
+TEST(TrustStore, FailsClosedOnMissingConfiguration) {
+  TrustOptions none;
+  auto t = TrustStore::Create(none);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().detail.find("no trusted CA"), std::string::npos);
+
+  TrustOptions no_crl;
+  no_crl.ca_files = {PkiFile("ca-bundle.pem")};
+  t = TrustStore::Create(no_crl);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().detail.find("no CRL"), std::string::npos);
+  no_crl.revocation = Revocation::kOff;  // only when the operator says so
+  EXPECT_TRUE(TrustStore::Create(no_crl).ok());
+
+  TrustOptions missing = Options();
+  missing.ca_files = {"/nonexistent/ca.pem"};
+  t = TrustStore::Create(missing);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().detail.find("/nonexistent/ca.pem"), std::string::npos);
+
+  TrustOptions bad_crl = Options();
+  bad_crl.crl_files = {PkiFile("signer-rsa.pem")};
+  EXPECT_FALSE(TrustStore::Create(bad_crl).ok());
+}
+
+TEST(TrustStore, ValidatesChainAndReportsValidity) {
+  auto t = *TrustStore::Create(Options());
+  auto v = t->Validate(Cert("signer-rsa").get(), nullptr, PkiNow());
+  ASSERT_TRUE(v.ok()) << v.error().detail;
+  EXPECT_EQ(v->info.common_name, "energydip-nonprod.example.co.uk");
+  EXPECT_GT(v->valid_until, PkiNow());
+  // The cache bound is the earliest of leaf notAfter and CRL nextUpdate.
+  EXPECT_LE(v->valid_until, PkiNow() + 7LL * 86400000);
+  EXPECT_EQ(v->generation, t->generation());
+}
+
+TEST(TrustStore, MissingCrlForAnyCaInTheChainFailsClosed) {
+  TrustOptions o = Options();
+  o.crl_files = {PkiFile("issuing-ca.crl")};  // nothing from the root
+  auto t = *TrustStore::Create(o);
+  auto v = t->Validate(Cert("signer-rsa").get(), nullptr, PkiNow());
+  EXPECT_EQ(v.reason(), Reason::kRevocationUnknown);
+}
+
+TEST(TrustStore, ExpiredCrlFailsClosedUnlessAllowed) {
+  TrustOptions o = Options();
+  o.crl_files = {PkiFile("issuing-ca-expired.crl"), PkiFile("root-ca.crl")};
+  auto t = *TrustStore::Create(o);
+  EXPECT_EQ(t->Validate(Cert("signer-rsa").get(), nullptr, PkiNow()).reason(),
+            Reason::kCrlExpired);
+  o.allow_expired_crl = true;
+  auto lenient = *TrustStore::Create(o);
+  EXPECT_TRUE(lenient->Validate(Cert("signer-rsa").get(), nullptr, PkiNow()).ok());
+  // Revocations in an expired CRL still count.
+  EXPECT_EQ(lenient->Validate(Cert("signer-revoked").get(), nullptr, PkiNow()).reason(),
+            Reason::kCertificateRevoked);
+}
+
+TEST(TrustStore, RevocationOffAcceptsRevoked) {
+  TrustOptions o;
+  o.ca_files = {PkiFile("ca-bundle.pem")};
+  o.revocation = Revocation::kOff;
+  auto t = *TrustStore::Create(o);
+  EXPECT_TRUE(t->Validate(Cert("signer-revoked").get(), nullptr, PkiNow()).ok());
+}
+
+TEST(TrustStore, ReloadsChangedCrlWithoutRestart) {
+  std::string dir = testing::NewTempDir("reload");
+  Copy(PkiFile("issuing-ca-expired.crl"), dir + "/issuing.crl");
+  Copy(PkiFile("root-ca.crl"), dir + "/root.crl");
+  TrustOptions o = Options();
+  o.crl_files = {dir + "/issuing.crl", dir + "/root.crl"};
+  o.reload_interval_ms = 1000;
+  auto t = *TrustStore::Create(o);
+  X509Ptr leaf = Cert("signer-rsa");
+  EXPECT_EQ(t->Validate(leaf.get(), nullptr, PkiNow()).reason(), Reason::kCrlExpired);
+  uint64_t gen = t->generation();
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a new mtime
+  Copy(PkiFile("issuing-ca.crl"), dir + "/issuing.crl.new");
+  ASSERT_EQ(rename((dir + "/issuing.crl.new").c_str(), (dir + "/issuing.crl").c_str()), 0);
+  auto first = t->ReloadIfChanged(PkiNow());
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(*first);
+  EXPECT_EQ(t->generation(), gen + 1);
+  EXPECT_TRUE(t->Validate(leaf.get(), nullptr, PkiNow()).ok());
+  // Checked at most once per interval; unchanged files do not reload.
+  EXPECT_FALSE(*t->ReloadIfChanged(PkiNow() + 10));
+  EXPECT_FALSE(*t->ReloadIfChanged(PkiNow() + 2000));
+  EXPECT_EQ(t->generation(), gen + 1);
+
+  // A broken file keeps the last good state and says why.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  testing::WriteFile(dir + "/issuing.crl", "garbage");
+  auto broken = t->ReloadIfChanged(PkiNow() + 4000);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().detail.find("issuing.crl"), std::string::npos);
+  EXPECT_TRUE(t->Validate(leaf.get(), nullptr, PkiNow()).ok());
+}
+
+TEST(EndEntityProfile, AcceptsDipSigningCertificates) {
+  EXPECT_TRUE(CheckEndEntityProfile(Cert("signer-rsa").get()).ok());
+  EXPECT_TRUE(CheckEndEntityProfile(Cert("signer-ec").get()).ok());
+}
+
+TEST(EndEntityProfile, RejectsCaAndWrongUsage) {
+  EXPECT_EQ(CheckEndEntityProfile(Cert("issuing-ca").get()).reason(),
+            Reason::kCertificateNotEndEntity);
+  EXPECT_EQ(CheckEndEntityProfile(Cert("root-ca").get()).reason(),
+            Reason::kCertificateNotEndEntity);
+  EXPECT_EQ(CheckEndEntityProfile(Cert("signer-wrong-key-usage").get()).reason(),
+            Reason::kWrongKeyUsage);
+}
+
+// Certificates OpenSSL's default verification accepts but a DIP relying
+// party must not: built with the openssl CLI, signed by the test issuing CA.
+class StrictProfileTest : public ::testing::Test {
+ protected:
+  Reason Issue(const std::string& extra_args, const std::string& ext) {
+    std::string dir = testing::NewTempDir("strict");
+    std::string cmd =
+        "cd " + dir + " && printf '%s' " + testing::ShellQuote(ext) + " > ext.cnf && " +
+        "openssl req -new -newkey rsa:2048 -nodes -keyout k.pem -subj "
+        "'/CN=energydip-nonprod.example.co.uk/O=Example Energy Ltd' -out r.csr && "
+        "openssl x509 -req -in r.csr -CA " + PkiFile("issuing-ca.pem") + " -CAkey " +
+        PkiFile("issuing-ca.key") + " -days 30 " + extra_args + " -out c.pem";
+    auto r = testing::RunCommand(cmd);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    auto cert = LoadCertificates(dir + "/c.pem");
+    if (!cert) return Reason::kInternalError;
+    auto t = *TrustStore::Create(Options());
+    return t->Validate(cert->front().get(), nullptr, PkiNow() + 60000).reason();
+  }
+};
+
+TEST_F(StrictProfileTest, ControlCaseIsAccepted) {
+  EXPECT_EQ(Issue("-set_serial 1234 -extfile ext.cnf",
+                  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"),
+            Reason::kOk);
+}
+
+TEST_F(StrictProfileTest, EndEntityWithCaTrue) {
+  EXPECT_EQ(Issue("-set_serial 1235 -extfile ext.cnf",
+                  "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\n"),
+            Reason::kCertificateNotEndEntity);
+}
+
+TEST_F(StrictProfileTest, VersionOneCertificate) {
+  EXPECT_EQ(Issue("-set_serial 1236", ""), Reason::kCertificateMalformed);
+}
+
+TEST_F(StrictProfileTest, ZeroSerial) {
+  EXPECT_EQ(Issue("-set_serial 0 -extfile ext.cnf",
+                  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"),
+            Reason::kCertificateMalformed);
+}
+
+TEST_F(StrictProfileTest, NegativeSerial) {
+  EXPECT_EQ(Issue("-set_serial -5 -extfile ext.cnf",
+                  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"),
+            Reason::kCertificateMalformed);
+}
+
+TEST_F(StrictProfileTest, OverlongSerial) {
+  EXPECT_EQ(Issue("-set_serial 0x0102030405060708090a0b0c0d0e0f101112131415 -extfile ext.cnf",
+                  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"),
+            Reason::kCertificateMalformed);
+}
+
+TEST_F(StrictProfileTest, NoKeyUsage) {
+  EXPECT_EQ(Issue("-set_serial 1237 -extfile ext.cnf", "basicConstraints=critical,CA:FALSE\n"),
+            Reason::kWrongKeyUsage);
+}
+
+TEST_F(StrictProfileTest, KeyCertSignOnLeaf) {
+  EXPECT_EQ(Issue("-set_serial 1238 -extfile ext.cnf",
+                  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,"
+                  "keyCertSign\n"),
+            Reason::kCertificateNotEndEntity);
+}
+
+}  // namespace
+}  // namespace dipgate
