@@ -1,0 +1,576 @@
+// dipctl: the operator's tool for DIP message signing.
+//
+//   dipctl sign     headers (or a ready curl command) for a body, method, URL
+//   dipctl verify   check headers + body against the trusted DIP CA
+//   dipctl inspect  decode headers or a certificate: signer, environment,
+//                   validity, chain status
+//   dipctl pki      create a test PKI shaped like the DIP CA
+//   dipctl csr      a key and a CSR with the subject fields of CoCo Table 4
+//
+// Exit codes: 0 success, 1 rejected (verify/inspect found a fault),
+// 2 usage error, 3 could not run (unreadable file, bad configuration).
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/base64.h"
+#include "common/canonical.h"
+#include "common/certificate.h"
+#include "common/digest.h"
+#include "common/headers.h"
+#include "common/pki.h"
+#include "common/signer.h"
+#include "common/trust_store.h"
+#include "common/verifier.h"
+
+namespace dipgate {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRejected = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitError = 3;
+constexpr int64_t kDayMs = 86400000;
+
+const char kUsage[] = R"(usage: dipctl <command> [options]
+
+commands:
+  sign     --url URL [--method POST] [--body FILE|-] identity [--format headers|curl|json]
+           [--api-key KEY] [--date ISO8601]
+  verify   --url URL [--method POST] --headers FILE [--body FILE|-] trust
+           [--date ISO8601] [--window SECONDS]
+  inspect  (--headers FILE | --cert FILE) [trust] [--date ISO8601]
+  pki      --out DIR [--domain example.co.uk] [--org "Example Energy Ltd"]
+  csr      --key-out FILE --csr-out FILE --cn energydip-<env>.<domain> --org O
+           --city C --state S --country GB [--key-type rsa|ec]
+
+identity:  --cert FILE --key FILE [--passphrase-file FILE]  |  --pkcs12 FILE --passphrase-file FILE
+trust:     --ca FILE... [--crl FILE...] [--no-revocation] [--allow-expired-crl]
+           [--env prod|nonprod|any]
+
+Headers files hold "Name: value" lines, as `dipctl sign` or `curl -D` write them.
+Exit codes: 0 ok, 1 rejected, 2 usage error, 3 could not run.
+)";
+
+class Args {
+ public:
+  // Parses "--name value" and bare "--flag" options; `flags` lists the bare
+  // ones.
+  bool Parse(int argc, char** argv, const std::vector<std::string>& flags, std::string* error) {
+    for (int i = 0; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a.rfind("--", 0) != 0) {
+        *error = "unexpected argument '" + a + "'";
+        return false;
+      }
+      std::string name = a.substr(2);
+      if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
+        values_[name].push_back("1");
+        continue;
+      }
+      if (i + 1 >= argc) {
+        *error = "option --" + name + " needs a value";
+        return false;
+      }
+      values_[name].push_back(argv[++i]);
+    }
+    return true;
+  }
+  std::string Get(const std::string& name, const std::string& fallback = "") const {
+    auto it = values_.find(name);
+    return it == values_.end() ? fallback : it->second.back();
+  }
+  std::vector<std::string> All(const std::string& name) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? std::vector<std::string>{} : it->second;
+  }
+  bool Has(const std::string& name) const { return values_.count(name) != 0; }
+  // Names not in `known`, for a clear error.
+  std::string Unknown(const std::vector<std::string>& known) const {
+    for (const auto& [name, v] : values_) {
+      if (std::find(known.begin(), known.end(), name) == known.end()) return name;
+    }
+    return {};
+  }
+
+ private:
+  std::map<std::string, std::vector<std::string>> values_;
+};
+
+int Usage(const std::string& message) {
+  std::cerr << "dipctl: " << message << "\n\n" << kUsage;
+  return kExitUsage;
+}
+
+int Fail(const std::string& message) {
+  std::cerr << "dipctl: " << message << "\n";
+  return kExitError;
+}
+
+bool ReadInput(const std::string& path, std::string* out) {
+  if (path == "-") {
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    *out = ss.str();
+    return true;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// --date or the wall clock.
+bool Now(const Args& args, UnixMillis* now, std::string* error) {
+  if (!args.Has("date")) {
+    *now = WallClockMillis();
+    return true;
+  }
+  auto t = ParseSignatureDate(args.Get("date"));
+  if (!t) {
+    *error = "--date '" + args.Get("date") + "' is not an ISO 8601 UTC time";
+    return false;
+  }
+  *now = *t;
+  return true;
+}
+
+const std::vector<std::string> kTrustOptions = {"ca", "crl", "no-revocation",
+                                                "allow-expired-crl", "env"};
+
+Result<std::shared_ptr<TrustStore>> TrustFromArgs(const Args& args) {
+  TrustOptions o;
+  o.ca_files = args.All("ca");
+  o.crl_files = args.All("crl");
+  o.revocation = args.Has("no-revocation") ? Revocation::kOff : Revocation::kRequireCrl;
+  o.allow_expired_crl = args.Has("allow-expired-crl");
+  o.environment = ParseEnvironment(args.Get("env", "any"));
+  if (o.environment == Environment::kUnknown) {
+    return Error{Reason::kInternalError,
+                 "--env must be prod, nonprod or any, not '" + args.Get("env") + "'"};
+  }
+  return TrustStore::Create(std::move(o));
+}
+
+struct HeaderSet {
+  std::map<std::string, std::vector<std::string>> values;  // lower-case name
+  const std::vector<std::string>* Find(std::string_view name) const {
+    std::string lower(name);
+    for (char& c : lower) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    auto it = values.find(lower);
+    return it == values.end() ? nullptr : &it->second;
+  }
+};
+
+HeaderSet ParseHeaders(const std::string& text) {
+  HeaderSet h;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t colon = line.find(':');
+    if (colon == std::string::npos || line.rfind("HTTP/", 0) == 0) continue;
+    std::string name = line.substr(0, colon);
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+    for (char& c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    h.values[name].push_back(value);
+  }
+  return h;
+}
+
+// Fills `request` from the headers; a duplicated DIP header is refused.
+bool FillRequest(const HeaderSet& h, SignedRequest* r, std::string* duplicate) {
+  auto one = [&](std::string_view name, std::string_view* out) {
+    const auto* v = h.Find(name);
+    if (v == nullptr) return true;
+    if (v->size() > 1) {
+      *duplicate = std::string(name);
+      return false;
+    }
+    *out = v->front();
+    return true;
+  };
+  if (!one(kSignatureHeader, &r->signature) || !one(kSignatureDateHeader, &r->signature_date) ||
+      !one(kCertificateHeader, &r->certificate) || !one(kContentHashHeader, &r->content_hash)) {
+    return false;
+  }
+  if (r->certificate.empty() && !one(kLegacyCertificateHeader, &r->certificate)) return false;
+  return true;
+}
+
+std::string FormatDays(UnixMillis ms) {
+  return std::to_string(ms / kDayMs) + " days";
+}
+
+void PrintCertificate(const CertificateInfo& info, UnixMillis now) {
+  std::cout << "subject:      " << info.subject << "\n"
+            << "issuer:       " << info.issuer << "\n"
+            << "organisation: " << info.organization << "\n"
+            << "environment:  " << ToString(info.environment) << "\n"
+            << "key:          " << info.key_description << "\n"
+            << "serial:       " << info.serial << "\n"
+            << "fingerprint:  sha256 " << info.fingerprint << "\n"
+            << "valid from:   " << FormatSignatureDate(info.not_before) << "\n"
+            << "valid until:  " << FormatSignatureDate(info.not_after);
+  if (now > info.not_after) {
+    std::cout << "  (EXPIRED " << FormatDays(now - info.not_after) << " ago)";
+  } else if (now < info.not_before) {
+    std::cout << "  (NOT YET VALID)";
+  } else {
+    std::cout << "  (" << FormatDays(info.not_after - now) << " left)";
+  }
+  std::cout << "\n";
+}
+
+// CoCo 6.1.5: renewal notices at 90/60/30/1 days; the CLI warns at 30.
+void WarnIfExpiring(const CertificateInfo& info, UnixMillis now) {
+  UnixMillis left = info.not_after - now;
+  if (left >= 0 && left < 30 * kDayMs) {
+    std::cerr << "dipctl: warning: certificate " << info.common_name << " expires in "
+              << FormatDays(left) << " (" << FormatSignatureDate(info.not_after)
+              << "); renew it now (CoCo 6.1.4)\n";
+  }
+}
+
+int Sign(int argc, char** argv) {
+  Args args;
+  std::string err;
+  if (!args.Parse(argc, argv, {}, &err)) return Usage(err);
+  std::string unknown = args.Unknown({"url", "method", "body", "cert", "key", "passphrase-file",
+                                      "pkcs12", "format", "api-key", "date"});
+  if (!unknown.empty()) return Usage("sign: unknown option --" + unknown);
+  if (!args.Has("url")) return Usage("sign: --url is required");
+  if (!args.Has("pkcs12") && !(args.Has("cert") && args.Has("key"))) {
+    return Usage("sign: give --cert and --key, or --pkcs12");
+  }
+  std::string format = args.Get("format", "headers");
+  if (format != "headers" && format != "curl" && format != "json") {
+    return Usage("sign: --format must be headers, curl or json");
+  }
+  UnixMillis now;
+  if (!Now(args, &now, &err)) return Usage(err);
+  std::string body;
+  if (args.Has("body") && !ReadInput(args.Get("body"), &body)) {
+    return Fail("cannot read body file " + args.Get("body"));
+  }
+  KeySource src{"cli", args.Get("cert"), args.Get("key"), args.Get("pkcs12"),
+                args.Get("passphrase-file")};
+  auto id = LoadIdentity(src);
+  if (!id) return Fail(id.error().detail);
+  for (const auto& w : (*id)->warnings) std::cerr << "dipctl: warning: " << w << "\n";
+  WarnIfExpiring((*id)->info, now);
+  auto signer = RequestSigner::Create(*id);
+  if (!signer) return Fail(signer.error().detail);
+  std::string method = args.Get("method", "POST");
+  for (char& c : method) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  auto h = signer->Sign(method, args.Get("url"), body, now);
+  if (!h) return Fail(h.error().detail);
+
+  std::vector<std::pair<std::string_view, std::string>> headers = {
+      {kSignatureHeader, h->signature},
+      {kSignatureDateHeader, h->signature_date},
+      {kCertificateHeader, h->certificate},
+      {kContentHashHeader, h->content_hash},
+  };
+  if (args.Has("api-key")) headers.emplace_back(kApiKeyHeader, args.Get("api-key"));
+  if (format == "headers") {
+    for (const auto& [name, value] : headers) std::cout << name << ": " << value << "\n";
+  } else if (format == "json") {
+    std::cout << "{";
+    for (size_t i = 0; i < headers.size(); ++i) {
+      std::cout << (i ? ", " : "") << "\"" << headers[i].first << "\": \""
+                << JsonEscape(headers[i].second) << "\"";
+    }
+    std::cout << "}\n";
+  } else {
+    std::cout << "curl --fail-with-body -X " << method << " " << Quote(args.Get("url"));
+    for (const auto& [name, value] : headers) {
+      std::cout << " \\\n  -H " << Quote(std::string(name) + ": " + value);
+    }
+    if (!body.empty()) {
+      std::cout << " \\\n  -H 'Content-Type: application/json' --data-binary "
+                << (args.Get("body") == "-" ? Quote(body) : "@" + Quote(args.Get("body")));
+    }
+    std::cout << "\n";
+  }
+  return kExitOk;
+}
+
+int Verify(int argc, char** argv) {
+  Args args;
+  std::string err;
+  if (!args.Parse(argc, argv, {"no-revocation", "allow-expired-crl"}, &err)) return Usage(err);
+  std::vector<std::string> known = {"url", "method", "headers", "body", "date", "window"};
+  known.insert(known.end(), kTrustOptions.begin(), kTrustOptions.end());
+  std::string unknown = args.Unknown(known);
+  if (!unknown.empty()) return Usage("verify: unknown option --" + unknown);
+  if (!args.Has("url") || !args.Has("headers")) {
+    return Usage("verify: --url and --headers are required");
+  }
+  if (!args.Has("ca")) return Usage("verify: --ca is required (the system store is never used)");
+  UnixMillis now;
+  if (!Now(args, &now, &err)) return Usage(err);
+  std::string header_text, body;
+  if (!ReadInput(args.Get("headers"), &header_text)) {
+    return Fail("cannot read headers file " + args.Get("headers"));
+  }
+  if (args.Has("body") && !ReadInput(args.Get("body"), &body)) {
+    return Fail("cannot read body file " + args.Get("body"));
+  }
+  auto trust = TrustFromArgs(args);
+  if (!trust) return Fail(trust.error().detail);
+  VerifyPolicy policy;
+  if (args.Has("window")) {
+    char* end = nullptr;
+    long s = strtol(args.Get("window").c_str(), &end, 10);
+    if (*end != '\0' || s <= 0) return Usage("--window must be a positive number of seconds");
+    policy.max_age_ms = policy.max_future_ms = s * 1000;
+  }
+  HeaderSet headers = ParseHeaders(header_text);
+  SignedRequest r;
+  std::string method = args.Get("method", "POST");
+  std::string url = args.Get("url");
+  r.method = method;
+  r.destination = url;
+  r.body = body;
+  std::string duplicate;
+  if (!FillRequest(headers, &r, &duplicate)) {
+    std::cout << "rejected: " << ToString(Reason::kDuplicateHeader) << " (" << duplicate
+              << "): the header appears more than once\n";
+    return kExitRejected;
+  }
+  Verifier verifier(*trust, policy);
+  Verdict v = verifier.Verify(r, now);
+  if (!v.ok()) {
+    std::cout << (IsInternal(v.reason) ? "error: " : "rejected: ") << ToString(v.reason);
+    if (!v.header.empty()) std::cout << " (" << v.header << ")";
+    std::cout << ": " << v.detail << "\n";
+    if (v.signer) std::cout << "signer: " << v.signer->subject << "\n";
+    return IsInternal(v.reason) ? kExitError : kExitRejected;
+  }
+  std::cout << "ok: signature valid\n"
+            << "signer: " << v.signer->subject << "\n"
+            << "organisation: " << v.signer->organization << "\n"
+            << "environment: " << ToString(v.signer->environment) << "\n"
+            << "fingerprint: sha256 " << v.signer->fingerprint << "\n"
+            << "signed at: " << FormatSignatureDate(v.signature_date) << "\n";
+  WarnIfExpiring(*v.signer, now);
+  return kExitOk;
+}
+
+int Inspect(int argc, char** argv) {
+  Args args;
+  std::string err;
+  if (!args.Parse(argc, argv, {"no-revocation", "allow-expired-crl"}, &err)) return Usage(err);
+  std::vector<std::string> known = {"headers", "cert", "date"};
+  known.insert(known.end(), kTrustOptions.begin(), kTrustOptions.end());
+  std::string unknown = args.Unknown(known);
+  if (!unknown.empty()) return Usage("inspect: unknown option --" + unknown);
+  if (args.Has("headers") == args.Has("cert")) {
+    return Usage("inspect: give one of --headers or --cert");
+  }
+  UnixMillis now;
+  if (!Now(args, &now, &err)) return Usage(err);
+  int status = kExitOk;
+
+  X509Ptr leaf;
+  X509StackPtr extra(sk_X509_new_null());
+  if (args.Has("cert")) {
+    auto certs = LoadCertificates(args.Get("cert"));
+    if (!certs) return Fail(certs.error().detail);
+    leaf = std::move(certs->front());
+    for (size_t i = 1; i < certs->size(); ++i) sk_X509_push(extra.get(), (*certs)[i].release());
+  } else {
+    std::string text;
+    if (!ReadInput(args.Get("headers"), &text)) {
+      return Fail("cannot read headers file " + args.Get("headers"));
+    }
+    HeaderSet h = ParseHeaders(text);
+    auto show = [&](std::string_view name) -> const std::string* {
+      const auto* v = h.Find(name);
+      std::cout << name << ": ";
+      if (v == nullptr) {
+        std::cout << "(missing)\n";
+        status = kExitRejected;
+        return nullptr;
+      }
+      if (v->size() > 1) {
+        std::cout << "(appears " << v->size() << " times)\n";
+        status = kExitRejected;
+      }
+      return &v->front();
+    };
+    if (const std::string* date = show(kSignatureDateHeader)) {
+      auto t = ParseSignatureDate(*date);
+      if (t) {
+        std::cout << *date << " = " << FormatSignatureDate(*t) << " ("
+                  << (now - *t) / 1000 << " s before now)\n";
+      } else {
+        std::cout << *date << " (not a valid ISO 8601 UTC time)\n";
+        status = kExitRejected;
+      }
+    }
+    if (const std::string* hash = show(kContentHashHeader)) {
+      auto raw = Base64Decode(*hash);
+      std::cout << *hash
+                << (raw && raw->size() == 32 ? " (SHA-256)\n" : " (not a base64 SHA-256)\n");
+      if (!raw || raw->size() != 32) status = kExitRejected;
+    }
+    if (const std::string* sig = show(kSignatureHeader)) {
+      auto raw = Base64Decode(*sig);
+      if (raw) {
+        std::cout << raw->size() << " bytes";
+        if (raw->size() == 64) std::cout << " (ECDSA P1363 r||s)";
+        else if (!raw->empty() && (*raw)[0] == 0x30) std::cout << " (ECDSA DER)";
+        else std::cout << " (RSA PKCS#1 v1.5 for a " << raw->size() * 8 << "-bit key)";
+        std::cout << "\n";
+      } else {
+        std::cout << "not valid base64\n";
+        status = kExitRejected;
+      }
+    }
+    const auto* cert = h.Find(kCertificateHeader);
+    if (cert == nullptr) cert = h.Find(kLegacyCertificateHeader);
+    if (cert == nullptr) {
+      std::cout << kCertificateHeader << ": (missing)\n";
+      return kExitRejected;
+    }
+    auto decoded = DecodeCertificateHeader(cert->front());
+    if (!decoded) {
+      std::cout << kCertificateHeader << ": " << ToString(decoded.reason()) << ": "
+                << decoded.error().detail << "\n";
+      return kExitRejected;
+    }
+    std::cout << kCertificateHeader << ": "
+              << (cert->front().size() > 0 &&
+                          Base64Decode(cert->front())->find("-----BEGIN") != std::string::npos
+                      ? "base64 of PEM"
+                      : "base64 of DER")
+              << "\n";
+    leaf = std::move(decoded->leaf);
+    extra = std::move(decoded->extra);
+  }
+
+  std::cout << "\ncertificate\n";
+  CertificateInfo info = DescribeCertificate(leaf.get());
+  PrintCertificate(info, now);
+  WarnIfExpiring(info, now);
+  auto profile = CheckEndEntityProfile(leaf.get());
+  std::cout << "profile:      "
+            << (profile ? "DIP signing end-entity (v3, digitalSignature, key size ok)"
+                        : std::string(ToString(profile.reason())) + ": " + profile.error().detail)
+            << "\n";
+  if (args.Has("ca")) {
+    auto trust = TrustFromArgs(args);
+    if (!trust) return Fail(trust.error().detail);
+    auto v = (*trust)->Validate(leaf.get(), extra.get(), now);
+    std::cout << "chain:        "
+              << (v ? "trusted (chain, validity, revocation, environment checked)"
+                    : std::string(ToString(v.reason())) + ": " + v.error().detail)
+              << "\n";
+    if (!v) status = kExitRejected;
+  } else {
+    std::cout << "chain:        not checked (give --ca and --crl to check it)\n";
+  }
+  if (!profile) status = kExitRejected;
+  return status;
+}
+
+int Pki(int argc, char** argv) {
+  Args args;
+  std::string err;
+  if (!args.Parse(argc, argv, {}, &err)) return Usage(err);
+  std::string unknown = args.Unknown({"out", "domain", "org", "passphrase"});
+  if (!unknown.empty()) return Usage("pki: unknown option --" + unknown);
+  if (!args.Has("out")) return Usage("pki: --out DIR is required");
+  PkiOptions o;
+  o.directory = args.Get("out");
+  o.domain = args.Get("domain", o.domain);
+  o.organization = args.Get("org", o.organization);
+  o.passphrase = args.Get("passphrase", o.passphrase);
+  std::cerr << "dipctl: generating RSA-4096 CA keys and leaf certificates...\n";
+  auto files = CreateTestPki(o);
+  if (!files) return Fail(files.error().detail);
+  for (const auto& f : *files) std::cout << f << "\n";
+  std::cerr << "dipctl: test PKI written to " << o.directory
+            << " (for testing only: real certificates come from the DIP portal)\n";
+  return kExitOk;
+}
+
+int Csr(int argc, char** argv) {
+  Args args;
+  std::string err;
+  if (!args.Parse(argc, argv, {}, &err)) return Usage(err);
+  std::string unknown = args.Unknown(
+      {"key-out", "csr-out", "cn", "org", "city", "state", "country", "key-type", "bits"});
+  if (!unknown.empty()) return Usage("csr: unknown option --" + unknown);
+  for (const char* required : {"key-out", "csr-out", "cn", "org", "city", "state", "country"}) {
+    if (!args.Has(required)) return Usage(std::string("csr: --") + required + " is required");
+  }
+  CsrOptions o;
+  o.key_file = args.Get("key-out");
+  o.csr_file = args.Get("csr-out");
+  o.common_name = args.Get("cn");
+  o.organization = args.Get("org");
+  o.city = args.Get("city");
+  o.state = args.Get("state");
+  o.country = args.Get("country");
+  o.key_type = args.Get("key-type", "rsa");
+  o.rsa_bits = atoi(args.Get("bits", "2048").c_str());
+  auto ok = CreateCsr(o);
+  if (!ok) return Usage("csr: " + ok.error().detail);
+  std::cout << "key: " << o.key_file << " (mode 0600)\ncsr: " << o.csr_file
+            << "\nUpload the CSR in the DIP portal (CoCo 6.1.2).\n";
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace dipgate
+
+int main(int argc, char** argv) {
+  if (argc < 2) return dipgate::Usage("no command given");
+  std::string cmd = argv[1];
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    std::cout << dipgate::kUsage;
+    return 0;
+  }
+  int rest_argc = argc - 2;
+  char** rest = argv + 2;
+  if (cmd == "sign") return dipgate::Sign(rest_argc, rest);
+  if (cmd == "verify") return dipgate::Verify(rest_argc, rest);
+  if (cmd == "inspect") return dipgate::Inspect(rest_argc, rest);
+  if (cmd == "pki") return dipgate::Pki(rest_argc, rest);
+  if (cmd == "csr") return dipgate::Csr(rest_argc, rest);
+  return dipgate::Usage("unknown command '" + cmd + "'");
+}
