@@ -60,18 +60,29 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   if (len % 4 == 1) return std::nullopt;  // no byte count maps to this length
   if (pad > 0 && (len + pad) % 4 != 0) return std::nullopt;
 
-  std::string out;
-  out.reserve(len / 4 * 3 + 2);
+  std::string out(len / 4 * 3 + (len % 4 == 0 ? 0 : len % 4 - 1), '\0');
+  const auto* in_bytes = reinterpret_cast<const uint8_t*>(in.data());
+  size_t i = 0, o = 0;
+  // Whole quads first: four table look-ups, one validity test, three bytes.
+  for (; i + 4 <= len; i += 4) {
+    uint8_t a = kDecode[in_bytes[i]], b = kDecode[in_bytes[i + 1]],
+            c = kDecode[in_bytes[i + 2]], d = kDecode[in_bytes[i + 3]];
+    if ((a | b | c | d) & 0x80) return std::nullopt;  // kInvalid has the top bit
+    uint32_t v = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = static_cast<char>(v >> 16);
+    out[o++] = static_cast<char>(v >> 8);
+    out[o++] = static_cast<char>(v);
+  }
   uint32_t acc = 0;
   int bits = 0;
-  for (size_t i = 0; i < len; ++i) {
-    uint8_t d = kDecode[static_cast<uint8_t>(in[i])];
+  for (; i < len; ++i) {
+    uint8_t d = kDecode[in_bytes[i]];
     if (d == kInvalid) return std::nullopt;  // also catches '=' inside
     acc = (acc << 6) | d;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+      out[o++] = static_cast<char>((acc >> bits) & 0xff);
     }
   }
   // Leftover bits must be zero, or two encodings would decode alike.

@@ -1,7 +1,6 @@
 #include "common/canonical.h"
 
 #include <chrono>
-#include <cstdio>
 
 namespace dipgate {
 namespace {
@@ -107,16 +106,24 @@ std::vector<std::string> CandidateSignatureStrings(std::string_view verb,
 
 std::string FormatSignatureDate(UnixMillis t) {
   int64_t days = t >= 0 ? t / 86400000 : -((-t + 86399999) / 86400000);
-  int64_t ms_of_day = t - days * 86400000;
+  int64_t ms = t - days * 86400000;
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
-  char buf[64];
-  snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-           static_cast<long long>(y), m, d, static_cast<long long>(ms_of_day / 3600000),
-           static_cast<long long>(ms_of_day / 60000 % 60),
-           static_cast<long long>(ms_of_day / 1000 % 60), static_cast<long long>(ms_of_day % 1000));
-  return buf;
+  // Written digit by digit: this runs once per signed message.
+  std::string out = "0000-00-00T00:00:00.000Z";
+  auto put = [&out](size_t pos, int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10) out[pos + i] = static_cast<char>('0' + value % 10);
+  };
+  if (y < 0 || y > 9999) return "0000-01-01T00:00:00.000Z";
+  put(0, y, 4);
+  put(5, m, 2);
+  put(8, d, 2);
+  put(11, ms / 3600000, 2);
+  put(14, ms / 60000 % 60, 2);
+  put(17, ms / 1000 % 60, 2);
+  put(20, ms % 1000, 3);
+  return out;
 }
 
 std::optional<UnixMillis> ParseSignatureDate(std::string_view s) {

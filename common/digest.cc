@@ -8,10 +8,19 @@
 
 namespace dipgate {
 
+const EVP_MD* Sha256Md() {
+  // Fetched once: an implicit fetch on every init costs more than hashing
+  // a small body.
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
 Sha256 Sha256Of(std::string_view bytes) {
+  // EVP_Digest with the digest fetched once: OpenSSL 3's one-shot SHA256()
+  // fetches the algorithm on every call, which costs more than hashing a
+  // small message.
   Sha256 out;
-  // One-shot SHA256() avoids an EVP fetch per call on the hot path.
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), out.data());
+  EVP_Digest(bytes.data(), bytes.size(), out.data(), nullptr, Sha256Md(), nullptr);
   return out;
 }
 
@@ -28,13 +37,6 @@ std::string Hex(const unsigned char* bytes, size_t len) {
 std::string ContentHash(std::string_view body) {
   Sha256 h = Sha256Of(body.empty() ? std::string_view("{}") : body);
   return Base64Encode(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
-}
-
-const EVP_MD* Sha256Md() {
-  // Fetched once: an implicit fetch on every init costs more than hashing
-  // a small body.
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
 }
 
 struct ContentHasher::Impl {

@@ -41,6 +41,17 @@ Result<PkeyCtxPtr> PrepareCtx(EVP_PKEY* key, KeyType type, const EVP_MD* md, boo
 
 }  // namespace
 
+bool DigestWith(EVP_MD_CTX* ctx, const EVP_MD* md, std::string_view message, unsigned char* out,
+                unsigned int* out_len) {
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, message.data(), message.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, out, out_len) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  return true;
+}
+
 Result<KeyType> ClassifyKey(EVP_PKEY* key) {
   if (key == nullptr) return Error{Reason::kInternalError, "no key"};
   if (EVP_PKEY_is_a(key, "RSA")) return KeyType::kRsa;
@@ -85,10 +96,7 @@ bool SignatureVerifier::Verify(std::string_view message, std::string_view signat
                                EcdsaEncoding encoding) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
-  if (EVP_Digest(message.data(), message.size(), digest, &digest_len, md_, nullptr) != 1) {
-    ERR_clear_error();
-    return false;
-  }
+  if (!DigestWith(md_ctx_.get(), md_, message, digest, &digest_len)) return false;
   if (type_ == KeyType::kRsa) return VerifyDigest(digest, digest_len, signature);
 
   bool p1363_first = encoding == EcdsaEncoding::kP1363 ||
@@ -124,8 +132,8 @@ Result<SignatureSigner> SignatureSigner::Create(EVP_PKEY* key, const char* md_na
 Result<std::string> SignatureSigner::Sign(std::string_view message) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
-  if (EVP_Digest(message.data(), message.size(), digest, &digest_len, md_, nullptr) != 1) {
-    return Error{Reason::kInternalError, "digest: " + TakeOpensslError()};
+  if (!DigestWith(md_ctx_.get(), md_, message, digest, &digest_len)) {
+    return Error{Reason::kInternalError, "digest failed"};
   }
   std::string sig(max_sig_len_, '\0');
   size_t len = sig.size();

@@ -41,6 +41,7 @@ class SignatureVerifier {
  private:
   bool VerifyDigest(const unsigned char* digest, size_t digest_len, std::string_view sig);
   PkeyCtxPtr ctx_;
+  MdCtxPtr md_ctx_{EVP_MD_CTX_new()};  // reused: no allocation per message
   const EVP_MD* md_ = nullptr;
   KeyType type_ = KeyType::kRsa;
 };
@@ -60,10 +61,16 @@ class SignatureSigner {
 
  private:
   PkeyCtxPtr ctx_;
+  MdCtxPtr md_ctx_{EVP_MD_CTX_new()};
   const EVP_MD* md_ = nullptr;
   KeyType type_ = KeyType::kRsa;
   size_t max_sig_len_ = 0;
 };
+
+// Hashes `message` with `md` into `out` (EVP_MAX_MD_SIZE bytes), reusing
+// `ctx`. False on failure (the error queue is cleared).
+bool DigestWith(EVP_MD_CTX* ctx, const EVP_MD* md, std::string_view message, unsigned char* out,
+                unsigned int* out_len);
 
 // r||s (64 bytes) <-> DER, for P-256. nullopt-like empty string on bad input.
 std::string EcdsaP1363ToDer(std::string_view p1363);

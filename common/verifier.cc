@@ -37,8 +37,7 @@ Verifier::CachedCert* Verifier::Certificate(std::string_view value, UnixMillis n
   auto it = by_key_.find(value);
   if (it != by_key_.end()) {
     CachedCert& c = *it->second;
-    if (c.validated.generation == trust_->generation() && now >= c.valid_from &&
-        now < c.validated.valid_until) {
+    if (c.generation == trust_->generation() && now >= c.valid_from && now < c.valid_until) {
       lru_.splice(lru_.begin(), lru_, it->second);
       return &lru_.front();
     }
@@ -54,7 +53,8 @@ Verifier::CachedCert* Verifier::Certificate(std::string_view value, UnixMillis n
   auto validated = trust_->Validate(decoded->leaf.get(), decoded->extra.get(), now);
   if (!validated) {
     *verdict = Reject(validated.reason(), kCertificateHeader, validated.error().detail);
-    verdict->signer = DescribeCertificate(decoded->leaf.get());
+    verdict->signer = std::make_shared<const CertificateInfo>(
+        DescribeCertificate(decoded->leaf.get()));
     return nullptr;
   }
   auto verifier = SignatureVerifier::Create(X509_get0_pubkey(decoded->leaf.get()));
@@ -66,7 +66,9 @@ Verifier::CachedCert* Verifier::Certificate(std::string_view value, UnixMillis n
   entry.key = std::string(value);
   entry.verifier = std::make_shared<SignatureVerifier>(std::move(*verifier));
   entry.valid_from = validated->info.not_before;
-  entry.validated = std::move(*validated);
+  entry.valid_until = validated->valid_until;
+  entry.generation = validated->generation;
+  entry.info = std::make_shared<const CertificateInfo>(std::move(validated->info));
   lru_.push_front(std::move(entry));
   by_key_.emplace(lru_.front().key, lru_.begin());
   while (lru_.size() > std::max<size_t>(policy_.certificate_cache_capacity, 1)) {
@@ -171,16 +173,17 @@ Verdict Verifier::Verify(const SignedRequest& r, UnixMillis now) {
 
   // 6. The signature verifies over the rebuilt signature string, using the
   //    date exactly as received and the hash of the body received.
-  bool good = false;
-  for (const auto& message :
-       CandidateSignatureStrings(r.method, r.destination, r.signature_date, body_hash)) {
-    if (cert->verifier->Verify(message, *sig)) {
-      good = true;
-      break;
+  bool good = cert->verifier->Verify(
+      SignatureString(r.method, r.destination, r.signature_date, body_hash), *sig);
+  if (!good) {
+    auto candidates = CandidateSignatureStrings(r.method, r.destination, r.signature_date,
+                                                body_hash);
+    for (size_t i = 1; i < candidates.size() && !good; ++i) {
+      good = cert->verifier->Verify(candidates[i], *sig);
     }
   }
   Verdict out;
-  out.signer = cert->validated.info;
+  out.signer = cert->info;
   out.signature_date = *date;
   if (!good) {
     out.reason = Reason::kSignatureMismatch;
@@ -191,10 +194,10 @@ Verdict Verifier::Verify(const SignedRequest& r, UnixMillis now) {
   }
 
   // 7. The signer is allowed, and this signature was not seen before.
-  if (!Allowed(cert->validated.info)) {
+  if (!Allowed(*cert->info)) {
     out.reason = Reason::kSignerNotAllowed;
     out.header = std::string(kCertificateHeader);
-    out.detail = "signer '" + cert->validated.info.subject + "' is not on the allow-list";
+    out.detail = "signer '" + cert->info->subject + "' is not on the allow-list";
     return out;
   }
   if (policy_.replay_protection && SeenBefore(*sig, *date + policy_.max_age_ms)) {

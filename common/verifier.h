@@ -60,7 +60,9 @@ struct Verdict {
   Reason reason = Reason::kInternalError;
   std::string header;  // the header that failed, when one did
   std::string detail;  // a sentence for logs
-  std::optional<CertificateInfo> signer;  // known once the certificate decoded
+  // Known once the certificate decoded; shared with the certificate cache,
+  // so a verdict costs no copy of it.
+  std::shared_ptr<const CertificateInfo> signer;
   UnixMillis signature_date = 0;
   bool ok() const { return reason == Reason::kOk; }
 };
@@ -81,8 +83,10 @@ class Verifier {
   struct CachedCert {
     std::string key;  // the certificate header value
     std::shared_ptr<SignatureVerifier> verifier;
-    ValidatedCertificate validated;
+    std::shared_ptr<const CertificateInfo> info;
+    uint64_t generation = 0;
     UnixMillis valid_from = 0;
+    UnixMillis valid_until = 0;
   };
 
   // The cached, validated certificate for a header value, validating it on
