@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets up the machine (deploy/setup.sh) and runs every test through Bazel.
+# The last line is "N passed, N failed", counting test cases.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+deploy/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+bazel test //... "$@" 2>&1 | tee /tmp/dipgate-bazel-test.log | grep -E "^(//|Executed|FAIL|ERROR)"
+status=${PIPESTATUS[0]}
+
+bazel query 'tests(//...)' 2>/dev/null |
+  /usr/bin/python3 tests/count_results.py "$(bazel info bazel-testlogs 2>/dev/null)" "$status"
