@@ -146,14 +146,7 @@ int Main(int argc, char** argv) {
     auto signer = RequestSigner::Create(*id);
     if (!signer) return 1;
     auto h = *signer->Sign("POST", url, body, now);
-    SignedRequest r;
-    r.method = "POST";
-    r.destination = url;
-    r.body = body;
-    r.signature = h.signature;
-    r.signature_date = h.signature_date;
-    r.certificate = h.certificate;
-    r.content_hash = h.content_hash;
+    SignedRequest r = RequestOf("POST", url, body, h);
     Verifier verifier(*trust, VerifyPolicy{});
 
     // Rounds alternate between the reference and dipgate so that drift in

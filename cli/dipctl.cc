@@ -23,6 +23,7 @@
 #include "common/canonical.h"
 #include "common/certificate.h"
 #include "common/digest.h"
+#include "common/files.h"
 #include "common/headers.h"
 #include "common/pki.h"
 #include "common/signer.h"
@@ -120,12 +121,7 @@ bool ReadInput(const std::string& path, std::string* out) {
     *out = ss.str();
     return true;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
+  return ReadWholeFile(path, out);
 }
 
 std::string Quote(const std::string& s) {

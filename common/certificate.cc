@@ -4,11 +4,10 @@
 #include <openssl/pem.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "common/base64.h"
 #include "common/digest.h"
+#include "common/files.h"
 
 namespace dipgate {
 namespace {
@@ -174,11 +173,10 @@ CertificateInfo DescribeCertificate(X509* cert) {
 }
 
 Result<std::vector<X509Ptr>> LoadCertificates(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{Reason::kInternalError, "cannot read certificate file " + path};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string data = ss.str();
+  std::string data;
+  if (!ReadWholeFile(path, &data)) {
+    return Error{Reason::kInternalError, "cannot read certificate file " + path};
+  }
   std::vector<X509Ptr> out;
   if (data.find("-----BEGIN") != std::string::npos) {
     BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));

@@ -6,23 +6,13 @@
 #include <sys/stat.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "common/base64.h"
 #include "common/digest.h"
+#include "common/files.h"
 
 namespace dipgate {
 namespace {
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
 
 void CheckPermissions(const std::string& path, std::vector<std::string>* warnings) {
   struct stat st;
@@ -38,7 +28,7 @@ void CheckPermissions(const std::string& path, std::vector<std::string>* warning
 Result<std::string> ReadPassphrase(const std::string& path, std::vector<std::string>* warnings) {
   if (path.empty()) return std::string();
   std::string data;
-  if (!ReadFile(path, &data)) {
+  if (!ReadWholeFile(path, &data)) {
     return Error{Reason::kInternalError, "cannot read passphrase file " + path};
   }
   CheckPermissions(path, warnings);
@@ -56,7 +46,7 @@ int PassphraseCallback(char* buf, int size, int /*rwflag*/, void* u) {
 
 Result<PkeyPtr> LoadKey(const std::string& path, const std::string& pass) {
   std::string data;
-  if (!ReadFile(path, &data)) return Error{Reason::kInternalError, "cannot read key file " + path};
+  if (!ReadWholeFile(path, &data)) return Error{Reason::kInternalError, "cannot read key file " + path};
   BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, PassphraseCallback,
                                       const_cast<std::string*>(&pass)));
@@ -87,7 +77,7 @@ Result<std::shared_ptr<const SigningIdentity>> LoadIdentity(const KeySource& src
 
   if (!src.pkcs12_file.empty()) {
     std::string data;
-    if (!ReadFile(src.pkcs12_file, &data)) {
+    if (!ReadWholeFile(src.pkcs12_file, &data)) {
       return Error{Reason::kInternalError, "cannot read PKCS#12 file " + src.pkcs12_file};
     }
     CheckPermissions(src.pkcs12_file, &id->warnings);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/certificate.h"
+#include "common/headers.h"
 #include "common/signature.h"
 
 namespace dipgate {
@@ -41,13 +42,6 @@ struct SigningIdentity {
 // opens the key, the key matches the certificate and is RSA or EC P-256.
 // Errors name the file and never include the passphrase.
 Result<std::shared_ptr<const SigningIdentity>> LoadIdentity(const KeySource& source);
-
-struct DipHeaders {
-  std::string signature;
-  std::string signature_date;
-  std::string certificate;
-  std::string content_hash;
-};
 
 // Signs requests for one identity. Not thread-safe; Clone() for another
 // thread.

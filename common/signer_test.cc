@@ -20,14 +20,7 @@ Verdict VerifyWith(const std::shared_ptr<const SigningIdentity>& id) {
   EXPECT_TRUE(signer.ok());
   auto h = signer->Sign("post", kUrl, "{\"a\":1}", PkiNow());
   EXPECT_TRUE(h.ok());
-  SignedRequest r;
-  r.method = "POST";
-  r.destination = kUrl;
-  r.body = "{\"a\":1}";
-  r.signature = h->signature;
-  r.signature_date = h->signature_date;
-  r.certificate = h->certificate;
-  r.content_hash = h->content_hash;
+  SignedRequest r = RequestOf("POST", kUrl, "{\"a\":1}", *h);
   Verifier v(testing::PkiTrust(), VerifyPolicy{});
   return v.Verify(r, PkiNow());
 }

@@ -5,9 +5,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
+#include "common/files.h"
 #include "common/signature.h"
 
 namespace dipgate {
@@ -21,18 +20,9 @@ struct TrustStore::State {
 
 namespace {
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
-
 Result<std::vector<X509CrlPtr>> LoadCrls(const std::string& path) {
   std::string data;
-  if (!ReadFile(path, &data)) return Error{Reason::kInternalError, "cannot read CRL file " + path};
+  if (!ReadWholeFile(path, &data)) return Error{Reason::kInternalError, "cannot read CRL file " + path};
   std::vector<X509CrlPtr> out;
   if (data.find("-----BEGIN") != std::string::npos) {
     BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));

@@ -29,6 +29,19 @@ bool EqualsNoCase(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+SignedRequest RequestOf(std::string_view method, std::string_view destination,
+                        std::string_view body, const DipHeaders& headers) {
+  SignedRequest r;
+  r.method = method;
+  r.destination = destination;
+  r.body = body;
+  r.signature = headers.signature;
+  r.signature_date = headers.signature_date;
+  r.certificate = headers.certificate;
+  r.content_hash = headers.content_hash;
+  return r;
+}
+
 Verifier::Verifier(std::shared_ptr<TrustStore> trust, VerifyPolicy policy)
     : trust_(std::move(trust)), policy_(std::move(policy)) {}
 

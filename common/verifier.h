@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/canonical.h"
+#include "common/headers.h"
 #include "common/signature.h"
 #include "common/trust_store.h"
 
@@ -36,6 +37,10 @@ struct SignedRequest {
   std::string_view certificate;
   std::string_view content_hash;
 };
+
+// A request over headers held elsewhere (dipgate's own output, a peer's).
+SignedRequest RequestOf(std::string_view method, std::string_view destination,
+                        std::string_view body, const DipHeaders& headers);
 
 // Signers allowed when any list is non-empty: a signer passes if it matches
 // an entry of any list (exact subject one-line, organisation, or SHA-256

@@ -114,17 +114,7 @@ std::shared_ptr<const SigningIdentity> PkiIdentity(const std::string& name) {
   return *id;
 }
 
-SignedRequest SignedMessage::request() const {
-  SignedRequest r;
-  r.method = method;
-  r.destination = url;
-  r.body = body;
-  r.signature = headers.signature;
-  r.signature_date = headers.signature_date;
-  r.certificate = headers.certificate;
-  r.content_hash = headers.content_hash;
-  return r;
-}
+SignedRequest SignedMessage::request() const { return RequestOf(method, url, body, headers); }
 
 SignedMessage SignWith(const std::string& identity, const std::string& method,
                        const std::string& url, const std::string& body, UnixMillis now) {
