@@ -1,0 +1,101 @@
+// Shared declarations of the dipgate nginx module: configuration, the
+// per-request context, and the entry points each file provides. nginx's
+// headers enter C++ only here, inside extern "C".
+#ifndef DIPGATE_NGINX_MODULE_NGX_DIP_H_
+#define DIPGATE_NGINX_MODULE_NGX_DIP_H_
+
+extern "C" {
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+}
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/digest.h"
+#include "common/signer.h"
+#include "common/trust_store.h"
+#include "common/verifier.h"
+
+extern "C" ngx_module_t ngx_http_dip_module;
+
+namespace dipgate::nginx {
+
+// Log prefixes; tests and operators grep for them.
+inline constexpr char kVerifyLog[] = "dip_verify: ";
+inline constexpr char kSignLog[] = "dip_sign: ";
+
+struct MainConf {
+  IdentitySet* identities;  // dip_sign_identity, loaded at configuration time
+  // Signers per identity, made lazily in each worker (not shared).
+  std::map<std::string, RequestSigner, std::less<>>* signers;
+  ngx_int_t proxy_host_index;  // $proxy_host, for the default destination
+};
+
+struct LocConf {
+  // verify
+  ngx_flag_t verify;
+  ngx_array_t* trusted_certificates;  // ngx_str_t paths
+  ngx_array_t* crls;
+  ngx_flag_t revocation;
+  ngx_flag_t allow_expired_crl;
+  ngx_uint_t environment;  // dipgate::Environment
+  ngx_http_complex_value_t* verify_destination;
+  ngx_msec_t window;
+  ngx_flag_t replay;
+  ngx_uint_t replay_size;
+  ngx_uint_t cache_size;
+  ngx_array_t* allow_subjects;
+  ngx_array_t* allow_organizations;
+  ngx_array_t* allow_fingerprints;
+  off_t max_body;
+  ngx_uint_t reject_status;
+  std::shared_ptr<TrustStore>* trust;  // built at configuration time
+  Verifier* verifier;                  // made lazily in each worker
+
+  // sign
+  ngx_http_complex_value_t* sign;  // identity name; NULL: off
+  ngx_http_complex_value_t* sign_destination;
+  ngx_http_complex_value_t* api_key;
+};
+
+// What one request learnt; lives in the request pool.
+struct RequestCtx {
+  // verify
+  bool verify_started;
+  bool verify_done;
+  ngx_int_t verify_rc;  // phase handler result once done
+  bool body_too_large;
+  off_t body_bytes;
+  ContentHasher* hasher;  // both directions hash the body as it streams
+  Verdict* verdict;
+  // sign
+  bool sign_enabled;
+  bool body_done;
+  bool wrapped;
+  ngx_int_t (*upstream_create_request)(ngx_http_request_t* r);
+  std::string* content_hash;
+  std::string* sign_status;  // "ok" or why not
+  std::string* sign_identity;
+};
+
+RequestCtx* GetCtx(ngx_http_request_t* r, bool create);
+
+// ngx_dip_verify.cc
+ngx_int_t VerifyAccessHandler(ngx_http_request_t* r);
+// ngx_dip_sign.cc
+ngx_int_t SignAccessHandler(ngx_http_request_t* r);
+ngx_int_t SignBodyStep(ngx_http_request_t* r, RequestCtx* ctx, bool last);
+// ngx_dip_module.cc
+ngx_int_t HashBody(RequestCtx* ctx, ngx_chain_t* in, bool* last);
+// ngx_dip_variables.cc
+ngx_int_t AddVariables(ngx_conf_t* cf);
+
+std::string ToStd(const ngx_str_t& s);
+ngx_str_t CopyToPool(ngx_pool_t* pool, std::string_view s);
+
+}  // namespace dipgate::nginx
+
+#endif  // DIPGATE_NGINX_MODULE_NGX_DIP_H_

@@ -1,0 +1,421 @@
+// The dipgate nginx module: directives, configuration, phase handlers and
+// the request body filter. DIP logic lives in common/; this is glue.
+//
+// File order follows nginx's own modules: types and declarations, the
+// directive table, the module context and definition, then handlers and
+// configuration functions. Only ngx_http_dip_module is exported.
+#include "nginx_module/ngx_dip.h"
+
+#include <new>
+
+namespace dipgate::nginx {
+namespace {
+
+void* CreateMainConf(ngx_conf_t* cf);
+void* CreateLocConf(ngx_conf_t* cf);
+char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child);
+ngx_int_t PreConfiguration(ngx_conf_t* cf);
+ngx_int_t PostConfiguration(ngx_conf_t* cf);
+char* SetIdentity(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* SetSign(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* CheckRejectStatus(ngx_conf_t* cf, void* post, void* data);
+
+ngx_conf_enum_t kEnvironments[] = {
+    {ngx_string("any"), static_cast<ngx_uint_t>(Environment::kAny)},
+    {ngx_string("prod"), static_cast<ngx_uint_t>(Environment::kProd)},
+    {ngx_string("nonprod"), static_cast<ngx_uint_t>(Environment::kNonProd)},
+    {ngx_null_string, 0}};
+
+ngx_conf_post_t kRejectStatusPost = {CheckRejectStatus};
+
+constexpr ngx_uint_t kLoc = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
+
+#define DIP_LOC(field) NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, field)
+
+ngx_command_t kCommands[] = {
+    {ngx_string("dip_verify"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, DIP_LOC(verify),
+     nullptr},
+    {ngx_string("dip_verify_trusted_certificate"), kLoc | NGX_CONF_TAKE1,
+     ngx_conf_set_str_array_slot, DIP_LOC(trusted_certificates), nullptr},
+    {ngx_string("dip_verify_crl"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_array_slot,
+     DIP_LOC(crls), nullptr},
+    {ngx_string("dip_verify_revocation"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     DIP_LOC(revocation), nullptr},
+    {ngx_string("dip_verify_allow_expired_crl"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     DIP_LOC(allow_expired_crl), nullptr},
+    {ngx_string("dip_verify_environment"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_enum_slot,
+     DIP_LOC(environment), kEnvironments},
+    {ngx_string("dip_verify_destination"), kLoc | NGX_CONF_TAKE1,
+     ngx_http_set_complex_value_slot, DIP_LOC(verify_destination), nullptr},
+    {ngx_string("dip_verify_window"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+     DIP_LOC(window), nullptr},
+    {ngx_string("dip_verify_replay"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     DIP_LOC(replay), nullptr},
+    {ngx_string("dip_verify_replay_size"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_num_slot,
+     DIP_LOC(replay_size), nullptr},
+    {ngx_string("dip_verify_cache_size"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_num_slot,
+     DIP_LOC(cache_size), nullptr},
+    {ngx_string("dip_verify_allow_subject"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_array_slot,
+     DIP_LOC(allow_subjects), nullptr},
+    {ngx_string("dip_verify_allow_organization"), kLoc | NGX_CONF_TAKE1,
+     ngx_conf_set_str_array_slot, DIP_LOC(allow_organizations), nullptr},
+    {ngx_string("dip_verify_allow_fingerprint"), kLoc | NGX_CONF_TAKE1,
+     ngx_conf_set_str_array_slot, DIP_LOC(allow_fingerprints), nullptr},
+    {ngx_string("dip_verify_max_body"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_off_slot,
+     DIP_LOC(max_body), nullptr},
+    {ngx_string("dip_verify_reject_status"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_num_slot,
+     DIP_LOC(reject_status), &kRejectStatusPost},
+    {ngx_string("dip_sign_identity"), NGX_HTTP_MAIN_CONF | NGX_CONF_2MORE, SetIdentity,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("dip_sign"), kLoc | NGX_CONF_TAKE1, SetSign, DIP_LOC(sign), nullptr},
+    {ngx_string("dip_sign_destination"), kLoc | NGX_CONF_TAKE1, ngx_http_set_complex_value_slot,
+     DIP_LOC(sign_destination), nullptr},
+    {ngx_string("dip_sign_api_key"), kLoc | NGX_CONF_TAKE1, ngx_http_set_complex_value_slot,
+     DIP_LOC(api_key), nullptr},
+    ngx_null_command};
+
+#undef DIP_LOC
+
+ngx_http_module_t kModuleCtx = {
+    PreConfiguration,   /* preconfiguration */
+    PostConfiguration,  /* postconfiguration */
+    CreateMainConf,     /* create main configuration */
+    nullptr,            /* init main configuration */
+    nullptr,            /* create server configuration */
+    nullptr,            /* merge server configuration */
+    CreateLocConf,      /* create location configuration */
+    MergeLocConf        /* merge location configuration */
+};
+
+ngx_http_request_body_filter_pt next_request_body_filter;
+
+template <typename T>
+void DeleteObject(void* data) {
+  delete static_cast<T*>(data);
+}
+
+// Heap objects owned by a configuration pool die with it (on reload).
+template <typename T>
+bool OwnByPool(ngx_pool_t* pool, T* object) {
+  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(pool, 0);
+  if (cln == nullptr) return false;
+  cln->handler = DeleteObject<T>;
+  cln->data = object;
+  return true;
+}
+
+}  // namespace
+}  // namespace dipgate::nginx
+
+extern "C" {
+ngx_module_t ngx_http_dip_module = {
+    NGX_MODULE_V1,
+    &dipgate::nginx::kModuleCtx, /* module context */
+    dipgate::nginx::kCommands,   /* module directives */
+    NGX_HTTP_MODULE,             /* module type */
+    nullptr,                     /* init master */
+    nullptr,                     /* init module */
+    nullptr,                     /* init process */
+    nullptr,                     /* init thread */
+    nullptr,                     /* exit thread */
+    nullptr,                     /* exit process */
+    nullptr,                     /* exit master */
+    NGX_MODULE_V1_PADDING};
+}
+
+namespace dipgate::nginx {
+
+std::string ToStd(const ngx_str_t& s) {
+  return std::string(reinterpret_cast<const char*>(s.data), s.len);
+}
+
+ngx_str_t CopyToPool(ngx_pool_t* pool, std::string_view s) {
+  ngx_str_t out{0, nullptr};
+  out.data = static_cast<u_char*>(ngx_pnalloc(pool, s.size() + 1));
+  if (out.data == nullptr) return out;
+  ngx_memcpy(out.data, s.data(), s.size());
+  out.data[s.size()] = '\0';
+  out.len = s.size();
+  return out;
+}
+
+RequestCtx* GetCtx(ngx_http_request_t* r, bool create) {
+  auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_dip_module));
+  if (ctx != nullptr || !create) return ctx;
+  ctx = static_cast<RequestCtx*>(ngx_pcalloc(r->pool, sizeof(RequestCtx)));
+  if (ctx == nullptr) return nullptr;
+  ngx_http_set_ctx(r, ctx, ngx_http_dip_module);
+  return ctx;
+}
+
+// Hashes the memory buffers of `in`. A buffer that lives only in a file
+// cannot come through here (the filter runs before the body is saved), so
+// one that does is refused rather than silently skipped.
+ngx_int_t HashBody(RequestCtx* ctx, ngx_chain_t* in, bool* last) {
+  for (ngx_chain_t* cl = in; cl != nullptr; cl = cl->next) {
+    ngx_buf_t* b = cl->buf;
+    if (b->in_file && !ngx_buf_in_memory(b)) return NGX_ERROR;
+    if (ngx_buf_in_memory(b) && b->last > b->pos) {
+      size_t n = static_cast<size_t>(b->last - b->pos);
+      ctx->body_bytes += static_cast<off_t>(n);
+      if (!ctx->body_too_large) {
+        ctx->hasher->Update(std::string_view(reinterpret_cast<const char*>(b->pos), n));
+      }
+    }
+    if (b->last_buf) *last = true;
+  }
+  return NGX_OK;
+}
+
+namespace {
+
+ngx_int_t RequestBodyFilter(ngx_http_request_t* r, ngx_chain_t* in) {
+  RequestCtx* ctx = GetCtx(r, false);
+  if (ctx != nullptr && ctx->hasher != nullptr && !ctx->body_done) {
+    bool last = false;
+    if (HashBody(ctx, in, &last) != NGX_OK) {
+      ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                    "dip: request body buffer is in a file only; refusing to guess its bytes");
+      return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_dip_module));
+    if (lcf->verify && lcf->max_body >= 0 && ctx->body_bytes > lcf->max_body) {
+      ctx->body_too_large = true;  // reading goes on, bounded by client_max_body_size
+    }
+    if (ctx->sign_enabled) {
+      ngx_int_t rc = SignBodyStep(r, ctx, last);
+      if (rc != NGX_OK) return rc;
+    }
+    if (last) ctx->body_done = true;
+  }
+  return next_request_body_filter(r, in);
+}
+
+void* CreateMainConf(ngx_conf_t* cf) {
+  auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
+  if (mcf == nullptr) return nullptr;
+  mcf->identities = new (std::nothrow) IdentitySet();
+  mcf->signers = new (std::nothrow) std::map<std::string, RequestSigner, std::less<>>();
+  if (mcf->identities == nullptr || mcf->signers == nullptr ||
+      !OwnByPool(cf->pool, mcf->identities) || !OwnByPool(cf->pool, mcf->signers)) {
+    return nullptr;
+  }
+  mcf->proxy_host_index = NGX_ERROR;
+  return mcf;
+}
+
+void* CreateLocConf(ngx_conf_t* cf) {
+  auto* conf = static_cast<LocConf*>(ngx_pcalloc(cf->pool, sizeof(LocConf)));
+  if (conf == nullptr) return nullptr;
+  /*
+   * set by ngx_pcalloc():
+   *   conf->verify_destination = NULL; conf->trust = NULL;
+   *   conf->verifier = NULL; conf->sign_destination = NULL; conf->api_key = NULL;
+   */
+  conf->verify = NGX_CONF_UNSET;
+  conf->trusted_certificates = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  conf->crls = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  conf->revocation = NGX_CONF_UNSET;
+  conf->allow_expired_crl = NGX_CONF_UNSET;
+  conf->environment = NGX_CONF_UNSET_UINT;
+  conf->window = NGX_CONF_UNSET_MSEC;
+  conf->replay = NGX_CONF_UNSET;
+  conf->replay_size = NGX_CONF_UNSET_UINT;
+  conf->cache_size = NGX_CONF_UNSET_UINT;
+  conf->allow_subjects = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  conf->allow_organizations = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  conf->allow_fingerprints = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  conf->max_body = NGX_CONF_UNSET;
+  conf->reject_status = NGX_CONF_UNSET_UINT;
+  conf->sign = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
+  return conf;
+}
+
+std::vector<std::string> Strings(ngx_array_t* a) {
+  std::vector<std::string> out;
+  if (a == nullptr) return out;
+  auto* s = static_cast<ngx_str_t*>(a->elts);
+  for (ngx_uint_t i = 0; i < a->nelts; ++i) out.push_back(ToStd(s[i]));
+  return out;
+}
+
+char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
+  auto* prev = static_cast<LocConf*>(parent);
+  auto* conf = static_cast<LocConf*>(child);
+
+  ngx_conf_merge_value(conf->verify, prev->verify, 0);
+  ngx_conf_merge_ptr_value(conf->trusted_certificates, prev->trusted_certificates, nullptr);
+  ngx_conf_merge_ptr_value(conf->crls, prev->crls, nullptr);
+  ngx_conf_merge_value(conf->revocation, prev->revocation, 1);
+  ngx_conf_merge_value(conf->allow_expired_crl, prev->allow_expired_crl, 0);
+  ngx_conf_merge_uint_value(conf->environment, prev->environment,
+                            static_cast<ngx_uint_t>(Environment::kAny));
+  if (conf->verify_destination == nullptr) conf->verify_destination = prev->verify_destination;
+  ngx_conf_merge_msec_value(conf->window, prev->window, 300000);
+  ngx_conf_merge_value(conf->replay, prev->replay, 0);
+  ngx_conf_merge_uint_value(conf->replay_size, prev->replay_size, 100000);
+  ngx_conf_merge_uint_value(conf->cache_size, prev->cache_size, 1024);
+  ngx_conf_merge_ptr_value(conf->allow_subjects, prev->allow_subjects, nullptr);
+  ngx_conf_merge_ptr_value(conf->allow_organizations, prev->allow_organizations, nullptr);
+  ngx_conf_merge_ptr_value(conf->allow_fingerprints, prev->allow_fingerprints, nullptr);
+  ngx_conf_merge_off_value(conf->max_body, prev->max_body, 1024 * 1024);
+  ngx_conf_merge_uint_value(conf->reject_status, prev->reject_status, NGX_HTTP_UNAUTHORIZED);
+  ngx_conf_merge_ptr_value(conf->sign, prev->sign, nullptr);
+  if (conf->sign_destination == nullptr) conf->sign_destination = prev->sign_destination;
+  if (conf->api_key == nullptr) conf->api_key = prev->api_key;
+
+  if (conf->verify && conf->sign != nullptr) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"dip_verify\" and \"dip_sign\" cannot both be on in one location: "
+                       "verify inbound webhooks and sign outbound requests in separate locations");
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (!conf->verify) return NGX_CONF_OK;
+
+  if (conf->trusted_certificates == nullptr) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"dip_verify\" is on but no \"dip_verify_trusted_certificate\" is set "
+                       "(the system trust store is never used)");
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (conf->revocation && conf->crls == nullptr) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"dip_verify\" is on but no \"dip_verify_crl\" is set; revocation "
+                       "checking fails closed (set \"dip_verify_revocation off\" to run "
+                       "without CRLs)");
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  // Share the parent's trust store when nothing about trust changed here.
+  if (prev->trust != nullptr && prev->trusted_certificates == conf->trusted_certificates &&
+      prev->crls == conf->crls && prev->revocation == conf->revocation &&
+      prev->allow_expired_crl == conf->allow_expired_crl &&
+      prev->environment == conf->environment) {
+    conf->trust = prev->trust;
+    return NGX_CONF_OK;
+  }
+  TrustOptions o;
+  o.ca_files = Strings(conf->trusted_certificates);
+  o.crl_files = Strings(conf->crls);
+  o.revocation = conf->revocation ? Revocation::kRequireCrl : Revocation::kOff;
+  o.allow_expired_crl = conf->allow_expired_crl;
+  o.environment = static_cast<Environment>(conf->environment);
+  auto trust = TrustStore::Create(std::move(o));
+  if (!trust) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"dip_verify_trusted_certificate\"/\"dip_verify_crl\": %s",
+                       trust.error().detail.c_str());
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  conf->trust = new (std::nothrow) std::shared_ptr<TrustStore>(std::move(*trust));
+  if (conf->trust == nullptr || !OwnByPool(cf->pool, conf->trust)) {
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  return NGX_CONF_OK;
+}
+
+char* CheckRejectStatus(ngx_conf_t* cf, void* /*post*/, void* data) {
+  auto* status = static_cast<ngx_uint_t*>(data);
+  if (*status < 400 || *status > 599) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"dip_verify_reject_status\" must be between 400 and 599");
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  return NGX_CONF_OK;
+}
+
+// dip_sign_identity NAME certificate=PATH key=PATH [passphrase_file=PATH];
+// dip_sign_identity NAME pkcs12=PATH passphrase_file=PATH;
+char* SetIdentity(ngx_conf_t* cf, ngx_command_t* /*cmd*/, void* conf) {
+  auto* mcf = static_cast<MainConf*>(conf);
+  auto* args = static_cast<ngx_str_t*>(cf->args->elts);
+  KeySource src;
+  src.name = ToStd(args[1]);
+  for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) {
+    std::string arg = ToStd(args[i]);
+    size_t eq = arg.find('=');
+    std::string key = arg.substr(0, eq), value = eq == std::string::npos ? "" : arg.substr(eq + 1);
+    std::string* field = key == "certificate" ? &src.certificate_file
+                         : key == "key" ? &src.key_file
+                         : key == "pkcs12" ? &src.pkcs12_file
+                         : key == "passphrase_file" ? &src.passphrase_file
+                                                    : nullptr;
+    if (field == nullptr || value.empty()) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "\"dip_sign_identity\": unknown or empty parameter \"%V\" (use "
+                         "certificate=, key=, pkcs12=, passphrase_file=)",
+                         &args[i]);
+      return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    *field = value;
+  }
+  auto id = LoadIdentity(src);
+  if (!id) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"dip_sign_identity\" \"%V\": %s", &args[1],
+                       id.error().detail.c_str());
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  for (const auto& w : (*id)->warnings) {
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "\"dip_sign_identity\" \"%V\": %s", &args[1],
+                       w.c_str());
+  }
+  UnixMillis left = (*id)->info.not_after - WallClockMillis();
+  if (left < 30LL * 86400000) {
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "\"dip_sign_identity\" \"%V\": certificate expires in %d days; renew it",
+                       &args[1], static_cast<int>(left / 86400000));
+  }
+  auto added = mcf->identities->Add(*id);
+  if (!added) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"dip_sign_identity\": %s",
+                       added.error().detail.c_str());
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  return NGX_CONF_OK;
+}
+
+// dip_sign off | NAME | $variable;
+char* SetSign(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  auto* lcf = static_cast<LocConf*>(conf);
+  if (lcf->sign != NGX_CONF_UNSET_PTR) return const_cast<char*>("is duplicate");
+  auto* args = static_cast<ngx_str_t*>(cf->args->elts);
+  if (ngx_strcmp(args[1].data, "off") == 0) {
+    lcf->sign = nullptr;
+    return NGX_CONF_OK;
+  }
+  // A literal name must already be defined (dip_sign_identity comes first
+  // in the http block); a variable is resolved per request.
+  if (ngx_http_script_variables_count(&args[1]) == 0) {
+    auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_dip_module));
+    if (mcf->identities->Find(ToStd(args[1])) == nullptr) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "\"dip_sign\": no \"dip_sign_identity\" named \"%V\" is defined before "
+                         "this point",
+                         &args[1]);
+      return static_cast<char*>(NGX_CONF_ERROR);
+    }
+  }
+  lcf->sign = nullptr;
+  return ngx_http_set_complex_value_slot(cf, cmd, conf);
+}
+
+ngx_int_t PreConfiguration(ngx_conf_t* cf) { return AddVariables(cf); }
+
+ngx_int_t PostConfiguration(ngx_conf_t* cf) {
+  auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
+      ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+  for (ngx_http_handler_pt handler : {VerifyAccessHandler, SignAccessHandler}) {
+    auto* h = static_cast<ngx_http_handler_pt*>(
+        ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (h == nullptr) return NGX_ERROR;
+    *h = handler;
+  }
+  next_request_body_filter = ngx_http_top_request_body_filter;
+  ngx_http_top_request_body_filter = RequestBodyFilter;
+
+  auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_dip_module));
+  ngx_str_t proxy_host = ngx_string("proxy_host");
+  mcf->proxy_host_index = ngx_http_get_variable_index(cf, &proxy_host);
+  return mcf->proxy_host_index == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+}  // namespace
+}  // namespace dipgate::nginx

@@ -1,0 +1,201 @@
+// dip_sign: signs requests that nginx proxies to the DIP. The body is
+// hashed as it streams through the request body filter; once the upstream
+// module (proxy_pass, or any other) has built the upstream request, the
+// module signs it over the exact method, upstream URL and body, removes any
+// X-DIP-* and X-API-KEY headers the client sent, and adds its own.
+#include <new>
+
+#include "common/headers.h"
+#include "nginx_module/ngx_dip.h"
+
+namespace dipgate::nginx {
+namespace {
+
+ngx_int_t Fail(ngx_http_request_t* r, RequestCtx* ctx, const std::string& why) {
+  if (ctx->sign_status != nullptr) *ctx->sign_status = why;
+  ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%srefused: %s", kSignLog, why.c_str());
+  return NGX_ERROR;
+}
+
+bool IsDipHeader(std::string_view line) {
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view name = line.substr(0, colon);
+  for (std::string_view h : {kSignatureHeader, kSignatureDateHeader, kCertificateHeader,
+                             kContentHashHeader, kLegacyCertificateHeader, kApiKeyHeader}) {
+    if (name.size() == h.size() &&
+        ngx_strncasecmp(reinterpret_cast<u_char*>(const_cast<char*>(name.data())),
+                        reinterpret_cast<u_char*>(const_cast<char*>(h.data())), h.size()) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+RequestSigner* WorkerSigner(MainConf* mcf, std::string_view name) {
+  auto it = mcf->signers->find(name);
+  if (it != mcf->signers->end()) return &it->second;
+  auto identity = mcf->identities->Find(name);
+  if (identity == nullptr) return nullptr;
+  auto signer = RequestSigner::Create(identity);
+  if (!signer) return nullptr;
+  return &mcf->signers->emplace(std::string(name), std::move(*signer)).first->second;
+}
+
+// Wraps the upstream module's create_request: the request line and headers
+// it built are rewritten with the signature headers added.
+ngx_int_t CreateRequest(ngx_http_request_t* r) {
+  RequestCtx* ctx = GetCtx(r, false);
+  ngx_int_t rc = ctx->upstream_create_request(r);
+  if (rc != NGX_OK) return rc;
+  if (!ctx->body_done) {
+    return Fail(r, ctx,
+                "the upstream request was built before the whole body was read; the "
+                "signature covers the body, so proxy_request_buffering must be on");
+  }
+  ngx_http_upstream_t* u = r->upstream;
+  auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_dip_module));
+  auto* mcf = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_dip_module));
+  if (u->request_bufs == nullptr || !ngx_buf_in_memory(u->request_bufs->buf)) {
+    return Fail(r, ctx, "the upstream request has no header buffer to sign");
+  }
+  ngx_buf_t* b = u->request_bufs->buf;
+  std::string_view head(reinterpret_cast<char*>(b->pos), b->last - b->pos);
+  size_t end = head.find("\r\n\r\n");
+  size_t line_end = head.find("\r\n");
+  size_t space = head.find(' ');
+  if (end == std::string_view::npos || space == std::string_view::npos || space > line_end) {
+    return Fail(r, ctx, "the upstream request header is not HTTP/1.x");
+  }
+  std::string_view method = head.substr(0, space);
+
+  std::string destination;
+  if (lcf->sign_destination != nullptr) {
+    ngx_str_t v;
+    if (ngx_http_complex_value(r, lcf->sign_destination, &v) != NGX_OK) {
+      return Fail(r, ctx, "cannot evaluate dip_sign_destination");
+    }
+    destination = ToStd(v);
+  } else {
+    // The URL the request is proxied to: scheme, $proxy_host, upstream URI.
+    ngx_http_variable_value_t* host = ngx_http_get_indexed_variable(r, mcf->proxy_host_index);
+    if (host == nullptr || host->not_found || u->schema.len == 0) {
+      return Fail(r, ctx, "cannot tell the upstream URL; set dip_sign_destination");
+    }
+    destination = ToStd(u->schema) +
+                  std::string(reinterpret_cast<char*>(host->data), host->len) + ToStd(u->uri);
+  }
+  RequestSigner* signer = WorkerSigner(mcf, *ctx->sign_identity);
+  if (signer == nullptr) return Fail(r, ctx, "identity '" + *ctx->sign_identity + "' is unusable");
+  auto h = signer->SignHashed(method, destination, *ctx->content_hash, WallClockMillis());
+  if (!h) return Fail(r, ctx, h.error().detail);
+
+  std::string extra;
+  auto add = [&extra](std::string_view name, std::string_view value) {
+    extra.append(name).append(": ").append(value).append("\r\n");
+  };
+  add(kSignatureHeader, h->signature);
+  add(kSignatureDateHeader, h->signature_date);
+  add(kCertificateHeader, h->certificate);
+  add(kContentHashHeader, h->content_hash);
+  if (lcf->api_key != nullptr) {
+    ngx_str_t key;
+    if (ngx_http_complex_value(r, lcf->api_key, &key) != NGX_OK) {
+      return Fail(r, ctx, "cannot evaluate dip_sign_api_key");
+    }
+    if (key.len > 0) add(kApiKeyHeader, ToStd(key));
+  }
+
+  // Rebuild: request line, the headers without any client-sent X-DIP-* or
+  // X-API-KEY, ours, the blank line, and whatever followed in this buffer.
+  std::string out;
+  out.reserve(head.size() + extra.size());
+  out.append(head.substr(0, line_end + 2));
+  size_t pos = line_end + 2;
+  while (pos < end + 2) {
+    size_t next = head.find("\r\n", pos);
+    std::string_view line = head.substr(pos, next - pos);
+    if (!IsDipHeader(line)) out.append(line).append("\r\n");
+    pos = next + 2;
+  }
+  out.append(extra).append("\r\n").append(head.substr(end + 4));
+
+  ngx_buf_t* nb = ngx_create_temp_buf(r->pool, out.size());
+  if (nb == nullptr) return NGX_ERROR;
+  nb->last = ngx_cpymem(nb->last, out.data(), out.size());
+  nb->flush = b->flush;
+  nb->last_buf = b->last_buf;
+  u->request_bufs->buf = nb;
+  *ctx->sign_status = "ok";
+  ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "%ssigned %*s %s as \"%s\"", kSignLog,
+                method.size(), method.data(), destination.c_str(), ctx->sign_identity->c_str());
+  return NGX_OK;
+}
+
+template <typename T>
+T* PoolOwned(ngx_http_request_t* r) {
+  T* object = new (std::nothrow) T();
+  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, 0);
+  if (object == nullptr || cln == nullptr) {
+    delete object;
+    return nullptr;
+  }
+  cln->handler = [](void* data) { delete static_cast<T*>(data); };
+  cln->data = object;
+  return object;
+}
+
+}  // namespace
+
+ngx_int_t SignAccessHandler(ngx_http_request_t* r) {
+  auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_dip_module));
+  if (lcf->sign == nullptr || r != r->main) return NGX_DECLINED;
+  RequestCtx* ctx = GetCtx(r, true);
+  if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  if (ctx->sign_enabled) return NGX_DECLINED;
+
+  ngx_str_t name;
+  if (ngx_http_complex_value(r, lcf->sign, &name) != NGX_OK) return NGX_ERROR;
+  auto* mcf = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_dip_module));
+  ctx->sign_identity = PoolOwned<std::string>(r);
+  ctx->sign_status = PoolOwned<std::string>(r);
+  ctx->content_hash = PoolOwned<std::string>(r);
+  ctx->hasher = PoolOwned<ContentHasher>(r);
+  if (ctx->sign_identity == nullptr || ctx->sign_status == nullptr ||
+      ctx->content_hash == nullptr || ctx->hasher == nullptr) {
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+  *ctx->sign_identity = ToStd(name);
+  if (mcf->identities->Find(*ctx->sign_identity) == nullptr) {
+    Fail(r, ctx, "no dip_sign_identity named '" + *ctx->sign_identity + "'");
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+  *ctx->sign_status = "pending";
+  ctx->sign_enabled = true;
+  // A request without a body still passes through the body filter (where
+  // the upstream request is hooked) when it declares an empty one; the
+  // content hash of an empty body is that of "{}" either way.
+  if (r->headers_in.content_length_n < 0 && !r->headers_in.chunked) {
+    r->headers_in.content_length_n = 0;
+  }
+  return NGX_DECLINED;
+}
+
+ngx_int_t SignBodyStep(ngx_http_request_t* r, RequestCtx* ctx, bool last) {
+  if (!ctx->wrapped && r->upstream != nullptr) {
+    ctx->upstream_create_request = r->upstream->create_request;
+    r->upstream->create_request = CreateRequest;
+    ctx->wrapped = true;
+  }
+  if (!last) return NGX_OK;
+  if (!ctx->wrapped) {
+    Fail(r, ctx,
+         "the body was read before an upstream module took the request; use dip_sign with "
+         "proxy_pass (and no other module reading the body first)");
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+  *ctx->content_hash = ctx->hasher->Finish();
+  return NGX_OK;
+}
+
+}  // namespace dipgate::nginx
