@@ -19,6 +19,7 @@ ngx_int_t PostConfiguration(ngx_conf_t* cf);
 char* SetIdentity(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* SetSign(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* CheckRejectStatus(ngx_conf_t* cf, void* post, void* data);
+char* SetEnvironment(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 
 ngx_conf_enum_t kEnvironments[] = {
     {ngx_string("any"), static_cast<ngx_uint_t>(Environment::kAny)},
@@ -43,7 +44,7 @@ ngx_command_t kCommands[] = {
      DIP_LOC(revocation), nullptr},
     {ngx_string("dip_verify_allow_expired_crl"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      DIP_LOC(allow_expired_crl), nullptr},
-    {ngx_string("dip_verify_environment"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_enum_slot,
+    {ngx_string("dip_verify_environment"), kLoc | NGX_CONF_TAKE1, SetEnvironment,
      DIP_LOC(environment), kEnvironments},
     {ngx_string("dip_verify_destination"), kLoc | NGX_CONF_TAKE1,
      ngx_http_set_complex_value_slot, DIP_LOC(verify_destination), nullptr},
@@ -320,6 +321,23 @@ char* CheckRejectStatus(ngx_conf_t* cf, void* /*post*/, void* data) {
     return static_cast<char*>(NGX_CONF_ERROR);
   }
   return NGX_CONF_OK;
+}
+
+// The stock enum setter's message does not name the directive.
+char* SetEnvironment(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  auto* field = reinterpret_cast<ngx_uint_t*>(static_cast<char*>(conf) + cmd->offset);
+  if (*field != NGX_CONF_UNSET_UINT) return const_cast<char*>("is duplicate");
+  auto* args = static_cast<ngx_str_t*>(cf->args->elts);
+  for (ngx_conf_enum_t* e = kEnvironments; e->name.len != 0; ++e) {
+    if (e->name.len == args[1].len && ngx_strcmp(e->name.data, args[1].data) == 0) {
+      *field = e->value;
+      return NGX_CONF_OK;
+    }
+  }
+  ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                     "\"dip_verify_environment\" must be prod, nonprod or any, not \"%V\"",
+                     &args[1]);
+  return static_cast<char*>(NGX_CONF_ERROR);
 }
 
 // dip_sign_identity NAME certificate=PATH key=PATH [passphrase_file=PATH];

@@ -1,0 +1,69 @@
+// Real nginx processes for integration tests: each instance gets its own
+// prefix directory and ports, loads the module built by Bazel into Debian's
+// stock nginx, and fails the test if its error log holds [alert] or
+// [emerg]. Also a real HTTP(S) peer (tests/peers/dip_ingress.py).
+#ifndef DIPGATE_TESTS_NGINX_FIXTURE_H_
+#define DIPGATE_TESTS_NGINX_FIXTURE_H_
+
+#include <string>
+#include <vector>
+
+#include "tests/fixtures.h"
+
+namespace dipgate::testing {
+
+int FreePort();
+
+class Nginx {
+ public:
+  // `http_body` is the inside of the http {} block; "$PREFIX" in it is
+  // replaced by the instance's directory.
+  explicit Nginx(const std::string& http_body);
+  ~Nginx();
+  Nginx(const Nginx&) = delete;
+  Nginx& operator=(const Nginx&) = delete;
+
+  bool started() const { return started_; }
+  const std::string& start_output() const { return start_output_; }
+  const std::string& prefix() const { return prefix_; }
+  std::string ErrorLog() const;
+  // Rewrites the configuration and reloads (nginx -s reload); waits until a
+  // new worker runs.
+  bool Reload(const std::string& http_body);
+  // `nginx -t` on a configuration, without starting it.
+  static CommandResult Test(const std::string& http_body);
+  int WorkerPid() const;
+
+ private:
+  static std::string Conf(const std::string& prefix, const std::string& http_body);
+  std::string prefix_;
+  std::string start_output_;
+  bool started_ = false;
+};
+
+// A dip_ingress.py process.
+class Ingress {
+ public:
+  // TLS when `tls` (server cert from the PKI; client certs required from
+  // the PKI's CA when `mtls`).
+  Ingress(bool tls, bool mtls, bool accept_all = false);
+  ~Ingress();
+  int port() const { return port_; }
+
+ private:
+  int port_;
+  int pid_ = -1;
+};
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::string raw;  // curl's whole output
+};
+
+// curl with `args` (already quoted); status and body.
+HttpResult Curl(const std::string& args);
+
+}  // namespace dipgate::testing
+
+#endif  // DIPGATE_TESTS_NGINX_FIXTURE_H_

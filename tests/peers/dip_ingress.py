@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""A stand-in for the DIP ingress: an HTTPS (or HTTP) server that verifies
+the DIP signature headers of every request independently of dipgate (Python
+`cryptography`, see dip_peer.py) and answers with JSON describing what it
+saw. Point a system that signs DIP requests at it to rehearse before
+onboarding.
+
+  dip_ingress.py --port P [--cert C --key K [--client-ca CA]] [--ready-file F]
+
+With --accept-all it answers 200 whatever it finds (an echo upstream).
+With --client-ca the server requires a client certificate from that CA
+(mutual TLS, TLS 1.2 or later). Each response carries:
+  {"verified": bool, "why": str, "method", "path", "api_key", "content_hash",
+   "body_sha256", "connection_requests": n, "signer": subject}
+Paths /status/<code> answer with that HTTP status (for retry tests).
+"""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import ssl
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dip_peer import content_hash  # noqa: E402
+
+from cryptography import x509  # noqa: E402
+from cryptography.exceptions import InvalidSignature  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
+
+
+def verify(method, url, headers, body):
+    sig_b64 = headers.get("X-DIP-Signature")
+    date = headers.get("X-DIP-Signature-Date")
+    cert_b64 = headers.get("X-DIP-Signature-Certificate")
+    hash_hdr = headers.get("X-DIP-Content-Hash")
+    for name, value in (("X-DIP-Signature", sig_b64), ("X-DIP-Signature-Date", date),
+                        ("X-DIP-Signature-Certificate", cert_b64),
+                        ("X-DIP-Content-Hash", hash_hdr)):
+        if not value:
+            return False, f"missing {name}", ""
+    if len(headers.get_all("X-DIP-Signature") or []) > 1:
+        return False, "duplicate X-DIP-Signature", ""
+    h = content_hash(body)
+    if h != hash_hdr:
+        return False, "content hash mismatch", ""
+    raw = base64.b64decode(cert_b64)
+    cert = (x509.load_pem_x509_certificate(raw) if raw.startswith(b"-----BEGIN")
+            else x509.load_der_x509_certificate(raw))
+    message = f"{method.upper()};{url.lower()};{date};{h}".encode()
+    sig = base64.b64decode(sig_b64)
+    key = cert.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(sig, message, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            if len(sig) == 64:
+                sig = encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                           int.from_bytes(sig[32:], "big"))
+            key.verify(sig, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False, f"signature mismatch over {message[:120]!r}", cert.subject.rfc4514_string()
+    return True, "ok", cert.subject.rfc4514_string()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.connection_requests = getattr(self, "connection_requests", 0) + 1
+        scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+        url = f"{scheme}://{self.headers.get('Host')}{self.path}"
+        ok, why, signer = verify(self.command, url, self.headers, body)
+        status = 200 if ok or self.server.accept_all else 401
+        if self.path.startswith("/status/"):
+            status = int(self.path.split("/")[2])
+        reply = json.dumps({
+            "verified": ok, "why": why, "method": self.command, "path": self.path,
+            "api_key": self.headers.get("X-API-KEY"),
+            "content_hash": self.headers.get("X-DIP-Content-Hash"),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "connection_requests": self.connection_requests, "signer": signer,
+            "headers": {k: v for k, v in self.headers.items()},
+        }).encode() + b"\n"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--client-ca")
+    p.add_argument("--ready-file")
+    p.add_argument("--accept-all", action="store_true",
+                   help="answer 200 even when the signature does not verify (an echo upstream)")
+    a = p.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    server.accept_all = a.accept_all
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(a.cert, a.key)
+        if a.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(a.client_ca)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    if a.ready_file:
+        with open(a.ready_file, "w") as f:
+            f.write("ready\n")
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
