@@ -153,6 +153,8 @@ Verdict Check(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf) {
 }
 
 void LogVerdict(ngx_http_request_t* r, const Verdict& v) {
+  ngx_uint_t level = v.ok() ? NGX_LOG_INFO : IsInternal(v.reason) ? NGX_LOG_ERR : NGX_LOG_WARN;
+  if (r->connection->log->log_level < level) return;  // nothing to format
   std::string_view reason = ToString(v.reason);
   std::string signer = v.signer ? v.signer->subject : "-";
   std::string fingerprint = v.signer ? v.signer->fingerprint : "-";
@@ -162,7 +164,6 @@ void LogVerdict(ngx_http_request_t* r, const Verdict& v) {
                   signer.c_str(), fingerprint.c_str(), &r->connection->addr_text);
     return;
   }
-  ngx_uint_t level = IsInternal(v.reason) ? NGX_LOG_ERR : NGX_LOG_WARN;
   ngx_log_error(level, r->connection->log, 0,
                 "%srejected: %*s header=%s signer=\"%s\" fingerprint=%s client=%V: %s",
                 kVerifyLog, reason.size(), reason.data(),
