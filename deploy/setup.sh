@@ -12,7 +12,9 @@ PACKAGES=(
   # nginx and the sources its module is built against
   nginx nginx-dev
   # independent peers used by the tests, and tools
-  openssl python3 python3-cryptography nodejs curl ca-certificates
+  openssl python3 python3-cryptography nodejs curl ca-certificates procps
+  # benchmarks
+  wrk
 )
 
 missing=()
