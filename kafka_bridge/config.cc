@@ -1,0 +1,293 @@
+#include "kafka_bridge/config.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include "common/files.h"
+
+namespace dipgate::bridge {
+namespace {
+
+using rapidjson::Value;
+
+class Reader {
+ public:
+  explicit Reader(std::string* error) : error_(error) {}
+
+  bool Fail(const std::string& key, const std::string& why) {
+    if (error_->empty()) *error_ = "config: " + key + ": " + why;
+    return false;
+  }
+  bool String(const Value& obj, const char* name, const std::string& where, std::string* out,
+              bool required) {
+    auto it = obj.FindMember(name);
+    std::string key = where + name;
+    if (it == obj.MemberEnd()) return required ? Fail(key, "is required") : true;
+    if (!it->value.IsString()) return Fail(key, "must be a string");
+    out->assign(it->value.GetString(), it->value.GetStringLength());
+    if (required && out->empty()) return Fail(key, "must not be empty");
+    return true;
+  }
+  bool Int(const Value& obj, const char* name, const std::string& where, int64_t* out,
+           int64_t min, int64_t max) {
+    auto it = obj.FindMember(name);
+    if (it == obj.MemberEnd()) return true;
+    std::string key = where + name;
+    if (!it->value.IsInt64()) return Fail(key, "must be an integer");
+    int64_t v = it->value.GetInt64();
+    if (v < min || v > max) {
+      return Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    *out = v;
+    return true;
+  }
+  bool Bool(const Value& obj, const char* name, const std::string& where, bool* out) {
+    auto it = obj.FindMember(name);
+    if (it == obj.MemberEnd()) return true;
+    if (!it->value.IsBool()) return Fail(where + name, "must be true or false");
+    *out = it->value.GetBool();
+    return true;
+  }
+  bool Known(const Value& obj, const std::string& where, std::initializer_list<const char*> keys) {
+    for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+      bool known = false;
+      for (const char* k : keys) known = known || strcmp(k, it->name.GetString()) == 0;
+      if (!known) return Fail(where + it->name.GetString(), "is not a known key");
+    }
+    return true;
+  }
+
+ private:
+  std::string* error_;
+};
+
+bool ReadablePath(Reader& rd, const std::string& key, const std::string& path) {
+  std::string data;
+  if (path.empty() || ReadWholeFile(path, &data)) return true;
+  return rd.Fail(key, "cannot read file " + path);
+}
+
+}  // namespace
+
+bool ParseConfig(const std::string& json, Config* c, std::string* error) {
+  error->clear();
+  Reader rd(error);
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError()) {
+    return rd.Fail("(file)", std::string("not valid JSON: ") +
+                                 rapidjson::GetParseError_En(doc.GetParseError()) +
+                                 " at offset " + std::to_string(doc.GetErrorOffset()));
+  }
+  if (!doc.IsObject()) return rd.Fail("(file)", "must be a JSON object");
+  if (!rd.Known(doc, "", {"kafka", "routes", "identities", "tls", "api_key", "timeouts", "retry",
+                          "dead_letter_topic", "max_in_flight", "max_buffered_messages",
+                          "metrics_listen", "shutdown_timeout_ms", "http2"})) {
+    return false;
+  }
+
+  auto kafka = doc.FindMember("kafka");
+  if (kafka == doc.MemberEnd() || !kafka->value.IsObject()) {
+    return rd.Fail("kafka", "is required: an object of librdkafka properties");
+  }
+  for (auto it = kafka->value.MemberBegin(); it != kafka->value.MemberEnd(); ++it) {
+    std::string key = std::string("kafka.") + it->name.GetString();
+    if (it->value.IsString()) {
+      c->kafka[it->name.GetString()] = it->value.GetString();
+    } else if (it->value.IsInt64() || it->value.IsBool()) {
+      c->kafka[it->name.GetString()] =
+          it->value.IsBool() ? (it->value.GetBool() ? "true" : "false")
+                             : std::to_string(it->value.GetInt64());
+    } else {
+      return rd.Fail(key, "must be a string, number or boolean");
+    }
+  }
+  if (c->kafka.count("bootstrap.servers") == 0) return rd.Fail("kafka.bootstrap.servers", "is required");
+  if (c->kafka.count("group.id") == 0) return rd.Fail("kafka.group.id", "is required");
+  for (const char* owned : {"enable.auto.commit", "enable.auto.offset.store"}) {
+    if (c->kafka.count(owned) != 0) {
+      return rd.Fail(std::string("kafka.") + owned,
+                     "is managed by the bridge (offsets are committed only after delivery)");
+    }
+  }
+
+  auto identities = doc.FindMember("identities");
+  if (identities == doc.MemberEnd() || !identities->value.IsArray() ||
+      identities->value.Empty()) {
+    return rd.Fail("identities", "is required: a non-empty array of signing identities");
+  }
+  for (rapidjson::SizeType i = 0; i < identities->value.Size(); ++i) {
+    const Value& v = identities->value[i];
+    std::string where = "identities[" + std::to_string(i) + "].";
+    if (!v.IsObject()) return rd.Fail(where.substr(0, where.size() - 1), "must be an object");
+    if (!rd.Known(v, where, {"name", "certificate", "key", "pkcs12", "passphrase_file", "dip_ids"})) {
+      return false;
+    }
+    IdentityConfig id;
+    if (!rd.String(v, "name", where, &id.source.name, true) ||
+        !rd.String(v, "certificate", where, &id.source.certificate_file, false) ||
+        !rd.String(v, "key", where, &id.source.key_file, false) ||
+        !rd.String(v, "pkcs12", where, &id.source.pkcs12_file, false) ||
+        !rd.String(v, "passphrase_file", where, &id.source.passphrase_file, false)) {
+      return false;
+    }
+    if (id.source.pkcs12_file.empty() &&
+        (id.source.certificate_file.empty() || id.source.key_file.empty())) {
+      return rd.Fail(where + "certificate", "give certificate and key, or pkcs12");
+    }
+    auto ids = v.FindMember("dip_ids");
+    if (ids != v.MemberEnd()) {
+      if (!ids->value.IsArray()) return rd.Fail(where + "dip_ids", "must be an array of strings");
+      for (const auto& d : ids->value.GetArray()) {
+        if (!d.IsString()) return rd.Fail(where + "dip_ids", "must be an array of strings");
+        id.dip_ids.emplace_back(d.GetString(), d.GetStringLength());
+      }
+    }
+    for (const auto& other : c->identities) {
+      if (other.source.name == id.source.name) return rd.Fail(where + "name", "is defined twice");
+    }
+    c->identities.push_back(std::move(id));
+  }
+
+  auto routes = doc.FindMember("routes");
+  if (routes == doc.MemberEnd() || !routes->value.IsArray() || routes->value.Empty()) {
+    return rd.Fail("routes", "is required: a non-empty array of {topic, url}");
+  }
+  for (rapidjson::SizeType i = 0; i < routes->value.Size(); ++i) {
+    const Value& v = routes->value[i];
+    std::string where = "routes[" + std::to_string(i) + "].";
+    if (!v.IsObject()) return rd.Fail(where.substr(0, where.size() - 1), "must be an object");
+    if (!rd.Known(v, where, {"topic", "url", "identity"})) return false;
+    Route r;
+    if (!rd.String(v, "topic", where, &r.topic, true) || !rd.String(v, "url", where, &r.url, true) ||
+        !rd.String(v, "identity", where, &r.identity, false)) {
+      return false;
+    }
+    if (r.url.rfind("https://", 0) != 0) {
+      return rd.Fail(where + "url", "must be an https:// URL");
+    }
+    if (!r.identity.empty()) {
+      bool found = false;
+      for (const auto& id : c->identities) found = found || id.source.name == r.identity;
+      if (!found) return rd.Fail(where + "identity", "names no identity: " + r.identity);
+    }
+    for (const auto& other : c->routes) {
+      if (other.topic == r.topic) return rd.Fail(where + "topic", "has a route already");
+    }
+    c->routes.push_back(std::move(r));
+  }
+
+  auto tls = doc.FindMember("tls");
+  if (tls != doc.MemberEnd()) {
+    if (!tls->value.IsObject()) return rd.Fail("tls", "must be an object");
+    const Value& t = tls->value;
+    if (!rd.Known(t, "tls.", {"client_certificate", "client_key", "client_key_passphrase_file",
+                              "ca", "min_version"}) ||
+        !rd.String(t, "client_certificate", "tls.", &c->client_certificate, false) ||
+        !rd.String(t, "client_key", "tls.", &c->client_key, false) ||
+        !rd.String(t, "client_key_passphrase_file", "tls.", &c->client_key_passphrase_file,
+                   false) ||
+        !rd.String(t, "ca", "tls.", &c->ca_file, false) ||
+        !rd.String(t, "min_version", "tls.", &c->tls_min_version, false)) {
+      return false;
+    }
+    if (c->tls_min_version != "1.2" && c->tls_min_version != "1.3") {
+      return rd.Fail("tls.min_version", "must be \"1.2\" or \"1.3\" (CoCo 7)");
+    }
+    if (!ReadablePath(rd, "tls.client_certificate", c->client_certificate) ||
+        !ReadablePath(rd, "tls.client_key", c->client_key) ||
+        !ReadablePath(rd, "tls.ca", c->ca_file)) {
+      return false;
+    }
+  }
+  bool any_https = false;
+  for (const auto& r : c->routes) any_https = any_https || r.url.rfind("https://", 0) == 0;
+  if (any_https && c->ca_file.empty()) {
+    return rd.Fail("tls.ca", "is required for https routes (the DIP CA; the system store is "
+                             "never used)");
+  }
+
+  auto api = doc.FindMember("api_key");
+  if (api != doc.MemberEnd()) {
+    if (!api->value.IsObject()) return rd.Fail("api_key", "must be an object");
+    std::string primary_file, secondary_file;
+    if (!rd.Known(api->value, "api_key.", {"primary", "secondary", "primary_file", "secondary_file"}) ||
+        !rd.String(api->value, "primary", "api_key.", &c->api_key_primary, false) ||
+        !rd.String(api->value, "secondary", "api_key.", &c->api_key_secondary, false) ||
+        !rd.String(api->value, "primary_file", "api_key.", &primary_file, false) ||
+        !rd.String(api->value, "secondary_file", "api_key.", &secondary_file, false)) {
+      return false;
+    }
+    for (auto [file, key, name] : {std::tuple{&primary_file, &c->api_key_primary, "primary_file"},
+                                   std::tuple{&secondary_file, &c->api_key_secondary, "secondary_file"}}) {
+      if (file->empty()) continue;
+      std::string data;
+      if (!ReadWholeFile(*file, &data)) {
+        return rd.Fail(std::string("api_key.") + name, "cannot read file " + *file);
+      }
+      size_t eol = data.find_first_of("\r\n");
+      *key = data.substr(0, eol);
+    }
+  }
+
+  auto timeouts = doc.FindMember("timeouts");
+  if (timeouts != doc.MemberEnd()) {
+    if (!timeouts->value.IsObject()) return rd.Fail("timeouts", "must be an object");
+    if (!rd.Known(timeouts->value, "timeouts.", {"connect_ms", "request_ms"}) ||
+        !rd.Int(timeouts->value, "connect_ms", "timeouts.", &c->connect_timeout_ms, 100, 600000) ||
+        !rd.Int(timeouts->value, "request_ms", "timeouts.", &c->request_timeout_ms, 100, 3600000)) {
+      return false;
+    }
+  }
+  auto retry = doc.FindMember("retry");
+  if (retry != doc.MemberEnd()) {
+    if (!retry->value.IsObject()) return rd.Fail("retry", "must be an object");
+    int64_t attempts = c->retry.max_attempts;
+    int64_t jitter_pct = static_cast<int64_t>(c->retry.jitter * 100);
+    if (!rd.Known(retry->value, "retry.",
+                  {"initial_backoff_ms", "max_backoff_ms", "jitter_percent", "max_attempts"}) ||
+        !rd.Int(retry->value, "initial_backoff_ms", "retry.", &c->retry.initial_backoff_ms, 1,
+                3600000) ||
+        !rd.Int(retry->value, "max_backoff_ms", "retry.", &c->retry.max_backoff_ms, 1, 86400000) ||
+        !rd.Int(retry->value, "jitter_percent", "retry.", &jitter_pct, 0, 100) ||
+        !rd.Int(retry->value, "max_attempts", "retry.", &attempts, 0, 1000000)) {
+      return false;
+    }
+    c->retry.jitter = static_cast<double>(jitter_pct) / 100.0;
+    c->retry.max_attempts = static_cast<int>(attempts);
+    if (c->retry.max_backoff_ms < c->retry.initial_backoff_ms) {
+      return rd.Fail("retry.max_backoff_ms", "must not be below retry.initial_backoff_ms");
+    }
+  }
+  if (!rd.String(doc, "dead_letter_topic", "", &c->dead_letter_topic, true)) return false;
+  for (const auto& r : c->routes) {
+    if (r.topic == c->dead_letter_topic) {
+      return rd.Fail("dead_letter_topic", "must not be a routed topic");
+    }
+  }
+  int64_t in_flight = c->max_in_flight, buffered = c->max_buffered_messages;
+  if (!rd.Int(doc, "max_in_flight", "", &in_flight, 1, 1024) ||
+      !rd.Int(doc, "max_buffered_messages", "", &buffered, 1, 1000000) ||
+      !rd.String(doc, "metrics_listen", "", &c->metrics_listen, false) ||
+      !rd.Int(doc, "shutdown_timeout_ms", "", &c->shutdown_timeout_ms, 0, 600000) ||
+      !rd.Bool(doc, "http2", "", &c->http2)) {
+    return false;
+  }
+  c->max_in_flight = static_cast<int>(in_flight);
+  c->max_buffered_messages = static_cast<int>(buffered);
+  if (!c->metrics_listen.empty() && c->metrics_listen.find(':') == std::string::npos) {
+    return rd.Fail("metrics_listen", "must be host:port (or empty to disable)");
+  }
+  return true;
+}
+
+bool LoadConfig(const std::string& path, Config* out, std::string* error) {
+  std::string json;
+  if (!ReadWholeFile(path, &json)) {
+    *error = "config: cannot read " + path;
+    return false;
+  }
+  return ParseConfig(json, out, error);
+}
+
+}  // namespace dipgate::bridge

@@ -1,0 +1,59 @@
+// The bridge's configuration file (JSON), validated at start: every error
+// names the key. See docs/kafka-bridge.md for the reference.
+#ifndef DIPGATE_KAFKA_BRIDGE_CONFIG_H_
+#define DIPGATE_KAFKA_BRIDGE_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/signer.h"
+
+namespace dipgate::bridge {
+
+struct Route {
+  std::string topic;
+  std::string url;       // may hold {interfaceID}
+  std::string identity;  // empty: chosen by CommonBlock.S1.senderDIPID
+};
+
+struct IdentityConfig {
+  KeySource source;
+  std::vector<std::string> dip_ids;  // senderDIPIDs this identity signs for
+};
+
+struct RetryPolicy {
+  int64_t initial_backoff_ms = 500;
+  int64_t max_backoff_ms = 60000;  // the CoCo 4.3.2 "maximum wait"
+  double jitter = 0.2;             // +-20%
+  int max_attempts = 0;            // 0: retry until delivered (never dead-letter)
+};
+
+struct Config {
+  std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
+  std::vector<Route> routes;
+  std::vector<IdentityConfig> identities;
+  // mTLS to the DIP
+  std::string client_certificate, client_key, client_key_passphrase_file, ca_file;
+  std::string tls_min_version = "1.2";  // "1.2" or "1.3"
+  // X-API-KEY: the primary is used; after a 401/403 the secondary is tried.
+  std::string api_key_primary, api_key_secondary;
+  int64_t connect_timeout_ms = 10000;
+  int64_t request_timeout_ms = 30000;
+  RetryPolicy retry;
+  std::string dead_letter_topic;
+  int max_in_flight = 16;          // deliveries at once (partitions in parallel)
+  int max_buffered_messages = 1000;  // fetched but not delivered, before pausing
+  std::string metrics_listen = "127.0.0.1:9464";
+  int64_t shutdown_timeout_ms = 15000;
+  bool http2 = true;
+};
+
+// Parses and validates. Errors: "config: <key>: <why>".
+bool LoadConfig(const std::string& path, Config* out, std::string* error);
+bool ParseConfig(const std::string& json, Config* out, std::string* error);
+
+}  // namespace dipgate::bridge
+
+#endif  // DIPGATE_KAFKA_BRIDGE_CONFIG_H_

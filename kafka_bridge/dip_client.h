@@ -1,0 +1,50 @@
+// HTTPS delivery to the DIP with libcurl: mutual TLS (TLS 1.2 minimum),
+// the DIP CA only, HTTP/2 when the server offers it. One client per worker
+// thread; its handle keeps connections open between messages, so each
+// worker reuses its mTLS connection (CoCo 4.1.1).
+#ifndef DIPGATE_KAFKA_BRIDGE_DIP_CLIENT_H_
+#define DIPGATE_KAFKA_BRIDGE_DIP_CLIENT_H_
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kafka_bridge/config.h"
+
+namespace dipgate::bridge {
+
+struct HttpReply {
+  long status = 0;              // 0 when no HTTP answer arrived
+  bool transport_error = false;
+  std::string error;            // curl's message on transport errors
+  std::string excerpt;          // the first 512 bytes of the answer
+  int64_t retry_after_ms = -1;  // from Retry-After, if any
+  bool reused_connection = false;
+};
+
+class DipClient {
+ public:
+  explicit DipClient(const Config& config);
+  DipClient(const DipClient&) = delete;
+  DipClient& operator=(const DipClient&) = delete;
+
+  HttpReply Post(const std::string& url, const std::string& body,
+                 const std::vector<std::pair<std::string, std::string>>& headers);
+
+ private:
+  struct CurlDeleter {
+    void operator()(CURL* c) const { curl_easy_cleanup(c); }
+  };
+  std::unique_ptr<CURL, CurlDeleter> curl_;
+  std::string key_passphrase_;
+};
+
+// Call once before threads start (libcurl's global init is not thread-safe).
+void InitHttp();
+
+}  // namespace dipgate::bridge
+
+#endif  // DIPGATE_KAFKA_BRIDGE_DIP_CLIENT_H_

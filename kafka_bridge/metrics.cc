@@ -1,0 +1,129 @@
+#include "kafka_bridge/metrics.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <sstream>
+
+namespace dipgate::bridge {
+namespace {
+
+MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url, const char* method,
+                  const char* /*version*/, const char* /*upload*/, size_t* /*upload_size*/,
+                  void** /*state*/) {
+  auto* m = static_cast<Metrics*>(cls);
+  std::string body;
+  unsigned int status = MHD_HTTP_OK;
+  const char* type = "text/plain; version=0.0.4";
+  if (strcmp(method, "GET") != 0) {
+    status = MHD_HTTP_METHOD_NOT_ALLOWED;
+    body = "GET only\n";
+  } else if (strcmp(url, "/metrics") == 0) {
+    body = m->Render();
+  } else if (strcmp(url, "/healthz") == 0) {
+    std::string why;
+    bool ok = m->Healthy(&why);
+    status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+    body = ok ? "ok\n" : why + "\n";
+  } else {
+    status = MHD_HTTP_NOT_FOUND;
+    body = "try /metrics or /healthz\n";
+  }
+  MHD_Response* response =
+      MHD_create_response_from_buffer(body.size(), body.data(), MHD_RESPMEM_MUST_COPY);
+  MHD_add_response_header(response, "Content-Type", type);
+  MHD_Result rc = MHD_queue_response(connection, status, response);
+  MHD_destroy_response(response);
+  return rc;
+}
+
+}  // namespace
+
+void Metrics::ObserveLatency(double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < kBucketsSeconds.size(); ++i) {
+    if (seconds <= kBucketsSeconds[i]) ++buckets_[i];
+  }
+  ++latency_count_;
+  latency_sum_ += seconds;
+}
+
+void Metrics::SetHealth(bool healthy, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  healthy_ = healthy;
+  health_reason_ = why;
+}
+
+bool Metrics::Healthy(std::string* why) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  *why = health_reason_;
+  return healthy_;
+}
+
+std::string Metrics::Render() const {
+  std::ostringstream o;
+  auto counter = [&o](const char* name, const char* help, uint64_t v) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"
+      << name << " " << v << "\n";
+  };
+  auto gauge = [&o](const char* name, const char* help, int64_t v) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n"
+      << name << " " << v << "\n";
+  };
+  counter("dipgate_bridge_consumed_total", "Messages fetched from Kafka.", consumed);
+  counter("dipgate_bridge_delivered_total", "Messages the DIP accepted (2xx).", delivered);
+  counter("dipgate_bridge_retried_total", "Delivery attempts that will be retried.", retried);
+  counter("dipgate_bridge_dead_lettered_total", "Messages written to the dead-letter topic.",
+          dead_lettered);
+  counter("dipgate_bridge_committed_total", "Offset commits made.", committed);
+  counter("dipgate_bridge_abandoned_total",
+          "Deliveries abandoned at shutdown or rebalance (not committed, so redelivered).",
+          abandoned);
+  gauge("dipgate_bridge_in_flight", "Messages being delivered now.", in_flight);
+  gauge("dipgate_bridge_buffered", "Messages fetched and not yet delivered.", buffered);
+  gauge("dipgate_bridge_lag", "Messages behind the end of the assigned partitions.", lag);
+  gauge("dipgate_bridge_paused", "1 while consumption is paused for back-pressure.", paused);
+  gauge("dipgate_bridge_certificate_days_to_expiry",
+        "Days until the first signing or TLS certificate expires.", certificate_days_to_expiry);
+  std::lock_guard<std::mutex> lock(mu_);
+  o << "# HELP dipgate_bridge_delivery_seconds Time from fetch to DIP acceptance or "
+       "dead-letter.\n# TYPE dipgate_bridge_delivery_seconds histogram\n";
+  for (size_t i = 0; i < kBucketsSeconds.size(); ++i) {
+    o << "dipgate_bridge_delivery_seconds_bucket{le=\"" << kBucketsSeconds[i] << "\"} "
+      << buckets_[i] << "\n";
+  }
+  o << "dipgate_bridge_delivery_seconds_bucket{le=\"+Inf\"} " << latency_count_ << "\n"
+    << "dipgate_bridge_delivery_seconds_sum " << latency_sum_ << "\n"
+    << "dipgate_bridge_delivery_seconds_count " << latency_count_ << "\n";
+  return o.str();
+}
+
+bool Metrics::Serve(const std::string& listen, std::string* error) {
+  size_t colon = listen.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(atoi(listen.c_str() + colon + 1)));
+  if (inet_pton(AF_INET, listen.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+    *error = "metrics_listen: not an IPv4 address: " + listen;
+    return false;
+  }
+  daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, nullptr, nullptr, &Answer, this,
+                             MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_LIMIT, 16U,
+                             MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+  if (daemon_ == nullptr) {
+    *error = "metrics_listen: cannot listen on " + listen;
+    return false;
+  }
+  return true;
+}
+
+void Metrics::StopServing() {
+  if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
+  daemon_ = nullptr;
+}
+
+Metrics::~Metrics() { StopServing(); }
+
+}  // namespace dipgate::bridge

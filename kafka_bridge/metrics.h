@@ -1,0 +1,49 @@
+// Counters the bridge exports in Prometheus text format on a local HTTP
+// port (libmicrohttpd), with a health endpoint:
+//   GET /metrics   dipgate_bridge_* counters, gauges and a latency histogram
+//   GET /healthz   200 "ok" while consuming, 503 with the reason otherwise
+#ifndef DIPGATE_KAFKA_BRIDGE_METRICS_H_
+#define DIPGATE_KAFKA_BRIDGE_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+struct MHD_Daemon;
+
+namespace dipgate::bridge {
+
+class Metrics {
+ public:
+  static constexpr std::array<double, 10> kBucketsSeconds = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                             0.25,  0.5,  1,     5,    30};
+  std::atomic<uint64_t> consumed{0}, delivered{0}, retried{0}, dead_lettered{0},
+      committed{0}, abandoned{0};
+  std::atomic<int64_t> in_flight{0}, buffered{0}, lag{0}, paused{0};
+  std::atomic<int64_t> certificate_days_to_expiry{0};
+
+  void ObserveLatency(double seconds);
+  void SetHealth(bool healthy, const std::string& why);
+  std::string Render() const;
+  bool Healthy(std::string* why) const;
+
+  // Serves /metrics and /healthz on host:port; false if it cannot listen.
+  bool Serve(const std::string& listen, std::string* error);
+  void StopServing();
+  ~Metrics();
+
+ private:
+  mutable std::mutex mu_;
+  std::array<uint64_t, kBucketsSeconds.size()> buckets_{};
+  uint64_t latency_count_ = 0;
+  double latency_sum_ = 0;
+  bool healthy_ = false;
+  std::string health_reason_ = "starting";
+  MHD_Daemon* daemon_ = nullptr;
+};
+
+}  // namespace dipgate::bridge
+
+#endif  // DIPGATE_KAFKA_BRIDGE_METRICS_H_
