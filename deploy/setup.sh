@@ -7,8 +7,10 @@ PACKAGES=(
   # build
   g++ bazel-bootstrap bazel-rules-java bazel-platforms
   # libraries
-  libssl-dev libcurl4-openssl-dev librdkafka-dev rapidjson-dev
+  libssl-dev libcurl4-openssl-dev librdkafka-dev rapidjson-dev libmicrohttpd-dev
   libgtest-dev libgmock-dev
+  # the real Kafka broker for tests and the demo (jars from Maven Central)
+  openjdk-17-jre-headless maven
   # nginx and the sources its module is built against
   nginx nginx-dev
   # independent peers used by the tests, and tools

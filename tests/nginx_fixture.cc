@@ -113,12 +113,13 @@ CommandResult Nginx::Test(const std::string& http_body) {
   return RunCommand("/usr/sbin/nginx -t -p " + prefix + " -c " + prefix + "/nginx.conf");
 }
 
-Ingress::Ingress(bool tls, bool mtls, bool accept_all) {
+Ingress::Ingress(bool tls, bool mtls, bool accept_all, const std::vector<std::string>& extra) {
   port_ = FreePort();
   std::string ready = NewTempDir("ingress") + "/ready";
   std::vector<std::string> args = {"/usr/bin/python3", Runfile("tests/peers/dip_ingress.py"),
                                    "--port", std::to_string(port_), "--ready-file", ready};
   if (accept_all) args.push_back("--accept-all");
+  args.insert(args.end(), extra.begin(), extra.end());
   if (tls) {
     for (const std::string& a : {std::string("--cert"), PkiFile("tls-server.pem"),
                                  std::string("--key"), PkiFile("tls-server.key")}) {

@@ -46,7 +46,8 @@ class Ingress {
  public:
   // TLS when `tls` (server cert from the PKI; client certs required from
   // the PKI's CA when `mtls`).
-  Ingress(bool tls, bool mtls, bool accept_all = false);
+  Ingress(bool tls, bool mtls, bool accept_all = false,
+          const std::vector<std::string>& extra_args = {});
   ~Ingress();
   int port() const { return port_; }
 

@@ -12,7 +12,9 @@ With --client-ca the server requires a client certificate from that CA
 (mutual TLS, TLS 1.2 or later). Each response carries:
   {"verified": bool, "why": str, "method", "path", "api_key", "content_hash",
    "body_sha256", "connection_requests": n, "signer": subject}
-Paths /status/<code> answer with that HTTP status (for retry tests).
+Paths /status/<code> answer with that HTTP status. --behaviour-file scripts
+the next answers (an HTTP code, "slow MS" or "reset", each for N requests),
+and --record appends every accepted request (2xx) as a JSON line.
 """
 import argparse
 import base64
@@ -73,9 +75,41 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def behaviour(self):
+        """Takes one step of the --behaviour-file: lines "CODE N", "slow MS N"
+        or "reset N" apply to the next N requests, in order."""
+        path = self.server.behaviour_file
+        if not path:
+            return None
+        with self.server.lock:
+            try:
+                lines = [l.split() for l in open(path).read().splitlines() if l.strip()]
+            except FileNotFoundError:
+                return None
+            if not lines:
+                return None
+            step = lines[0]
+            count = int(step[-1]) - 1
+            if count <= 0:
+                lines.pop(0)
+            else:
+                step_left = step[:-1] + [str(count)]
+                lines[0] = step_left
+            with open(path + ".tmp", "w") as f:
+                f.write("".join(" ".join(l) + "\n" for l in lines))
+            os.replace(path + ".tmp", path)
+            return step
+
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        step = self.behaviour()
+        if step and step[0] == "reset":
+            self.connection.close()
+            return
+        if step and step[0] == "slow":
+            import time
+            time.sleep(int(step[1]) / 1000.0)
         self.connection_requests = getattr(self, "connection_requests", 0) + 1
         scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
         url = f"{scheme}://{self.headers.get('Host')}{self.path}"
@@ -83,6 +117,17 @@ class Handler(BaseHTTPRequestHandler):
         status = 200 if ok or self.server.accept_all else 401
         if self.path.startswith("/status/"):
             status = int(self.path.split("/")[2])
+        extra_headers = []
+        if step and step[0].isdigit():
+            status = int(step[0])
+            if status == 429:
+                extra_headers.append(("Retry-After", "1"))
+        if self.server.record_file and status < 300:
+            with self.server.lock:
+                with open(self.server.record_file, "a") as f:
+                    f.write(json.dumps({"verified": ok, "why": why, "path": self.path,
+                                        "api_key": self.headers.get("X-API-KEY"),
+                                        "body": body.decode("utf-8", "replace")}) + "\n")
         reply = json.dumps({
             "verified": ok, "why": why, "method": self.command, "path": self.path,
             "api_key": self.headers.get("X-API-KEY"),
@@ -94,6 +139,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))
+        for name, value in extra_headers:
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(reply)
 
@@ -107,11 +154,17 @@ def main():
     p.add_argument("--key")
     p.add_argument("--client-ca")
     p.add_argument("--ready-file")
+    p.add_argument("--behaviour-file", help="scripted answers, see Handler.behaviour")
+    p.add_argument("--record", help="append a JSON line per accepted request")
     p.add_argument("--accept-all", action="store_true",
                    help="answer 200 even when the signature does not verify (an echo upstream)")
     a = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     server.accept_all = a.accept_all
+    server.behaviour_file = a.behaviour_file
+    server.record_file = a.record
+    import threading
+    server.lock = threading.Lock()
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2

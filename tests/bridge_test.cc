@@ -1,0 +1,398 @@
+// The Kafka bridge against a real Apache Kafka broker (KRaft, started by
+// tests/kafka/kafka.sh) and a DIP stand-in over mutual TLS that verifies
+// every signature independently (tests/peers/dip_ingress.py). Fault tests
+// check the outcome the way Kafka Connect's and Jepsen's checks do: every
+// produced message was delivered or dead-lettered, duplicates only from
+// redelivery, and per-key order kept.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <rapidjson/document.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/nginx_fixture.h"
+
+namespace dipgate {
+namespace {
+
+using testing::PkiFile;
+using testing::ReadFile;
+using testing::RunCommand;
+using testing::Runfile;
+using testing::WriteFile;
+
+class Broker {
+ public:
+  Broker() : dir_(testing::NewTempDir("kafka")), port_(testing::FreePort()) {}
+  bool Start() { return Script("start " + dir_ + " " + std::to_string(port_)); }
+  bool Restart() { return Script("restart " + dir_ + " " + std::to_string(port_)); }
+  void Stop() { Script("stop " + dir_); }
+  void Kill() { Script("kill " + dir_); }
+  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port_); }
+  ~Broker() { Stop(); }
+
+ private:
+  bool Script(const std::string& args) {
+    auto r = RunCommand(Runfile("tests/kafka/kafka.sh") + " " + args);
+    if (r.exit_code != 0) ADD_FAILURE() << "kafka.sh " << args << ": " << r.output;
+    return r.exit_code == 0;
+  }
+  std::string dir_;
+  int port_;
+};
+
+std::string Message(const std::string& key, int seq, bool wrapped) {
+  std::string inner = "{\"CommonBlock\":{\"S0\":{\"interfaceID\":\"IF-033\",\"schemaVersion\":\"011\"},"
+                      "\"S1\":{\"senderDIPID\":\"8795183096\",\"senderUniqueReference\":\"" +
+                      key + "-" + std::to_string(seq) +
+                      "\"}},\"CustomBlock\":{\"key\":\"" + key + "\",\"seq\":" +
+                      std::to_string(seq) + "}}";
+  return wrapped ? "[{\"payload\":" + inner + "}]" : inner;
+}
+
+class Producer {
+ public:
+  explicit Producer(const std::string& bootstrap) {
+    std::string err;
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    conf->set("bootstrap.servers", bootstrap, err);
+    conf->set("enable.idempotence", "true", err);
+    p_.reset(RdKafka::Producer::create(conf.get(), err));
+  }
+  void Send(const std::string& topic, const std::string& key, const std::string& value) {
+    for (;;) {
+      auto rc = p_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                            const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
+                            0, nullptr, nullptr);
+      if (rc != RdKafka::ERR__QUEUE_FULL) break;
+      p_->poll(10);
+    }
+    p_->poll(0);
+  }
+  void Flush() { ASSERT_EQ(p_->flush(30000), RdKafka::ERR_NO_ERROR); }
+
+ private:
+  std::unique_ptr<RdKafka::Producer> p_;
+};
+
+struct DeadLetter {
+  std::string value;
+  std::map<std::string, std::string> headers;
+};
+
+std::vector<DeadLetter> ReadTopic(const std::string& bootstrap, const std::string& topic,
+                                  size_t want, int timeout_ms) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", bootstrap, err);
+  conf->set("group.id", "reader-" + std::to_string(getpid()) + "-" + topic, err);
+  conf->set("auto.offset.reset", "earliest", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  c->subscribe({topic});
+  std::vector<DeadLetter> out;
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (out.size() < want && std::chrono::steady_clock::now() < end) {
+    std::unique_ptr<RdKafka::Message> m(c->consume(200));
+    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+    DeadLetter d;
+    d.value.assign(static_cast<const char*>(m->payload()), m->len());
+    if (m->headers()) {
+      for (const auto& h : m->headers()->get_all()) {
+        d.headers[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
+      }
+    }
+    out.push_back(std::move(d));
+  }
+  c->close();
+  return out;
+}
+
+class BridgeProcess {
+ public:
+  BridgeProcess(const std::string& config, const std::string& log) : log_(log) { Start(config); }
+  void Start(const std::string& config) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* f = freopen(log_.c_str(), "a", stderr);
+      (void)f;
+      std::string bin = Runfile("kafka_bridge/dipgate-bridge");
+      execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), nullptr);
+      _exit(127);
+    }
+  }
+  int Stop(int sig = SIGTERM) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  }
+  ~BridgeProcess() { Stop(SIGKILL); }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+};
+
+struct Record {
+  std::string key;
+  int seq;
+  bool verified;
+  std::string api_key;
+};
+
+std::vector<Record> Delivered(const std::string& record_file) {
+  std::vector<Record> out;
+  std::istringstream in(ReadFile(record_file));
+  std::string line;
+  while (std::getline(in, line)) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    if (d.HasParseError()) continue;
+    rapidjson::Document body;
+    body.Parse(d["body"].GetString());
+    const rapidjson::Value* msg = &body;
+    if (body.IsArray()) msg = &body[0]["payload"];
+    const auto& custom = (*msg)["CustomBlock"];
+    out.push_back({custom["key"].GetString(), custom["seq"].GetInt(), d["verified"].GetBool(),
+                   d["api_key"].IsString() ? d["api_key"].GetString() : ""});
+  }
+  return out;
+}
+
+class BridgeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    broker_ = new Broker();
+    ASSERT_TRUE(broker_->Start());
+  }
+  static void TearDownTestSuite() { delete broker_; }
+
+  void SetUp() override {
+    dir_ = testing::NewTempDir("bridge");
+    behaviour_ = dir_ + "/behaviour";
+    record_ = dir_ + "/delivered.jsonl";
+    WriteFile(behaviour_, "");
+    ingress_ = std::make_unique<testing::Ingress>(
+        true, true, false, std::vector<std::string>{"--behaviour-file", behaviour_, "--record", record_});
+    topic_ = "dip-out-" + std::to_string(++counter_);
+    dlq_ = topic_ + "-dlq";
+    metrics_port_ = testing::FreePort();
+  }
+
+  std::string Config(const std::string& extra = "") {
+    std::string path = dir_ + "/bridge-" + std::to_string(++configs_) + ".json";
+    WriteFile(path, R"({
+  "kafka": {"bootstrap.servers": ")" + broker_->bootstrap() + R"(", "group.id": ")" + topic_ +
+                        R"(-group", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
+            "topic.metadata.refresh.interval.ms": 1000},
+  "identities": [{"name": "mp", "certificate": ")" + PkiFile("signer-rsa.pem") + R"(",
+                  "key": ")" + PkiFile("signer-rsa.key") + R"(", "dip_ids": ["8795183096"]}],
+  "routes": [{"topic": ")" + topic_ + R"(", "url": "https://localhost:)" +
+                        std::to_string(ingress_->port()) + R"(/api/v1/{interfaceID}"}],
+  "tls": {"client_certificate": ")" + PkiFile("tls-client.pem") + R"(",
+          "client_key": ")" + PkiFile("tls-client.key") + R"(", "ca": ")" + PkiFile("ca-bundle.pem") + R"("},
+  "api_key": {"primary": "primary-key", "secondary": "secondary-key"},
+  "retry": {"initial_backoff_ms": 50, "max_backoff_ms": 400},
+  "timeouts": {"connect_ms": 2000, "request_ms": 1500},
+  "dead_letter_topic": ")" + dlq_ + R"(",
+  "max_in_flight": 4,
+  "max_buffered_messages": 50,
+  "shutdown_timeout_ms": 5000,
+  "metrics_listen": "127.0.0.1:)" + std::to_string(metrics_port_) + "\"" + extra + "\n}\n");
+    return path;
+  }
+
+  // Produces `n` messages over `keys` keys, alternating the two envelope
+  // shapes; returns key -> seqs in order.
+  std::map<std::string, std::vector<int>> Produce(int n, int keys, int first = 0) {
+    Producer p(broker_->bootstrap());
+    std::map<std::string, std::vector<int>> sent;
+    for (int i = first; i < first + n; ++i) {
+      std::string key = "k" + std::to_string(i % keys);
+      p.Send(topic_, key, Message(key, i, i % 2 == 0));
+      sent[key].push_back(i);
+    }
+    p.Flush();
+    return sent;
+  }
+
+  bool WaitDelivered(size_t n, int timeout_ms) {
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+      std::set<std::pair<std::string, int>> unique;
+      for (const auto& r : Delivered(record_)) unique.insert({r.key, r.seq});
+      if (unique.size() >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  // Every message delivered (or in `dead`), each verified by the
+  // independent checker, first deliveries in per-key order.
+  void CheckHistory(const std::map<std::string, std::vector<int>>& sent,
+                    const std::set<int>& dead = {}) {
+    std::vector<Record> got = Delivered(record_);
+    std::map<std::string, std::vector<int>> first_order;
+    std::set<std::pair<std::string, int>> seen;
+    int duplicates = 0;
+    for (const Record& r : got) {
+      EXPECT_TRUE(r.verified) << r.key << "/" << r.seq;
+      if (!seen.insert({r.key, r.seq}).second) {
+        ++duplicates;
+        continue;
+      }
+      first_order[r.key].push_back(r.seq);
+    }
+    size_t total = 0;
+    for (const auto& [key, seqs] : sent) {
+      std::vector<int> expected;
+      for (int s : seqs) {
+        if (!dead.count(s)) expected.push_back(s);
+      }
+      total += seqs.size();
+      EXPECT_EQ(first_order[key], expected) << "key " << key << ": lost or reordered";
+    }
+    EXPECT_EQ(seen.size() + dead.size(), total);
+    RecordProperty("duplicates", duplicates);
+    std::cout << "history: " << total << " produced, " << seen.size() << " delivered, "
+              << dead.size() << " dead-lettered, " << duplicates << " duplicates\n";
+  }
+
+  static Broker* broker_;
+  static int counter_;
+  std::unique_ptr<testing::Ingress> ingress_;
+  std::string dir_, behaviour_, record_, topic_, dlq_;
+  int metrics_port_ = 0;
+  int configs_ = 0;
+};
+
+Broker* BridgeTest::broker_ = nullptr;
+int BridgeTest::counter_ = 0;
+
+TEST_F(BridgeTest, DeliversEverythingInOrderAndStopsCleanly) {
+  auto sent = Produce(120, 6);
+  BridgeProcess bridge(Config(), dir_ + "/bridge.log");
+  ASSERT_TRUE(WaitDelivered(120, 60000)) << ReadFile(dir_ + "/bridge.log").substr(0, 4000);
+  auto metrics = testing::Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics");
+  EXPECT_NE(metrics.body.find("dipgate_bridge_delivered_total 120"), std::string::npos)
+      << metrics.body;
+  EXPECT_EQ(testing::Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/healthz").status, 200);
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  std::string log = ReadFile(dir_ + "/bridge.log");
+  EXPECT_NE(log.find("\"event\":\"stopped\""), std::string::npos) << log.substr(0, 2000);
+  CheckHistory(sent);
+  for (const Record& r : Delivered(record_)) EXPECT_EQ(r.api_key, "primary-key");
+  // Offsets were committed: a new bridge in the group delivers nothing again.
+  size_t before = Delivered(record_).size();
+  BridgeProcess again(Config(), dir_ + "/bridge2.log");
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  EXPECT_EQ(again.Stop(SIGTERM), 0);
+  EXPECT_EQ(Delivered(record_).size(), before);
+}
+
+TEST_F(BridgeTest, EachFailureClass) {
+  // Retried: 500, 503, 429 with Retry-After, a reset connection, a slow
+  // answer past the request timeout (the DIP took it, the bridge could not
+  // know: delivered again, a duplicate). Dead-lettered: 400. The primary key
+  // refused (401) falls back to the secondary.
+  WriteFile(behaviour_, "500 2\n503 1\n429 1\nreset 1\nslow 2500 1\n200 1\n400 1\n401 1\n");
+  Producer p(broker_->bootstrap());
+  p.Send(topic_, "k0", Message("k0", 0, false));  // 500,500,503,429,reset,slow,200
+  p.Send(topic_, "k0", Message("k0", 1, false));  // 400 -> DLQ
+  p.Send(topic_, "k0", Message("k0", 2, false));  // 401 -> secondary key -> 200
+  p.Send(topic_, "k0", "{not json");              // invalid JSON -> DLQ
+  p.Send(topic_, "k0", "{\"CommonBlock\":{}}");   // no envelope -> DLQ
+  p.Send(topic_, "k0", Message("k0", 5, false));
+  p.Flush();
+  BridgeProcess bridge(Config(), dir_ + "/bridge.log");
+  ASSERT_TRUE(WaitDelivered(3, 90000)) << ReadFile(dir_ + "/bridge.log").substr(0, 6000);
+  auto dead = ReadTopic(broker_->bootstrap(), dlq_, 3, 30000);
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  CheckHistory({{"k0", {0, 1, 2, 5}}}, {1});
+  for (const Record& r : Delivered(record_)) {
+    EXPECT_EQ(r.api_key, r.seq == 2 ? "secondary-key" : "primary-key") << r.seq;
+  }
+  ASSERT_EQ(dead.size(), 3u);
+  EXPECT_EQ(dead[0].headers["dip.errors.reason"], "http_400");
+  EXPECT_EQ(dead[0].headers["dip.errors.http.status"], "400");
+  EXPECT_NE(dead[0].headers["dip.errors.response.excerpt"].find("\"verified\": true"),
+            std::string::npos);
+  EXPECT_EQ(dead[0].headers["dip.errors.topic"], topic_);
+  EXPECT_EQ(dead[0].headers["dip.errors.partition"].empty(), false);
+  EXPECT_EQ(dead[0].headers["dip.errors.offset"], "1");
+  EXPECT_EQ(dead[0].value, Message("k0", 1, false));
+  EXPECT_EQ(dead[1].headers["dip.errors.reason"].rfind("invalid_json:", 0), 0u);
+  EXPECT_EQ(dead[1].value, "{not json");
+  EXPECT_EQ(dead[2].headers["dip.errors.reason"].rfind("missing_envelope:", 0), 0u);
+  std::string log = ReadFile(dir_ + "/bridge.log");
+  EXPECT_NE(log.find("\"event\":\"retry\""), std::string::npos);
+  EXPECT_NE(log.find("\"event\":\"api_key_fallback\""), std::string::npos);
+}
+
+TEST_F(BridgeTest, BrokerRestartMidStream) {
+  auto sent = Produce(100, 5);
+  BridgeProcess bridge(Config(), dir_ + "/bridge.log");
+  ASSERT_TRUE(WaitDelivered(20, 60000));
+  broker_->Stop();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(broker_->Restart());
+  auto more = Produce(100, 5, 100);
+  for (auto& [k, v] : more) sent[k].insert(sent[k].end(), v.begin(), v.end());
+  ASSERT_TRUE(WaitDelivered(200, 120000)) << ReadFile(dir_ + "/bridge.log").substr(0, 4000);
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  CheckHistory(sent);
+}
+
+TEST_F(BridgeTest, BridgeKilledMidStreamAndRestarted) {
+  WriteFile(behaviour_, "slow 30 100000\n");  // slow the DIP so the kill lands mid-stream
+  auto sent = Produce(200, 8);
+  auto bridge = std::make_unique<BridgeProcess>(Config(), dir_ + "/bridge.log");
+  ASSERT_TRUE(WaitDelivered(40, 60000));
+  bridge->Stop(SIGKILL);
+  size_t at_kill = Delivered(record_).size();
+  EXPECT_LT(at_kill, 200u);
+  WriteFile(behaviour_, "");
+  bridge = std::make_unique<BridgeProcess>(Config(), dir_ + "/bridge2.log");
+  ASSERT_TRUE(WaitDelivered(200, 90000)) << ReadFile(dir_ + "/bridge2.log").substr(0, 4000);
+  EXPECT_EQ(bridge->Stop(SIGTERM), 0);
+  CheckHistory(sent);
+}
+
+TEST_F(BridgeTest, RebalanceBetweenTwoInstances) {
+  WriteFile(behaviour_, "slow 20 100000\n");
+  auto sent = Produce(300, 12);
+  BridgeProcess first(Config(), dir_ + "/first.log");
+  ASSERT_TRUE(WaitDelivered(30, 60000));
+  std::string second_config = Config();
+  // Its own metrics port.
+  std::string text = ReadFile(second_config);
+  text.replace(text.find(std::to_string(metrics_port_)), std::to_string(metrics_port_).size(),
+               std::to_string(testing::FreePort()));
+  WriteFile(second_config, text);
+  BridgeProcess second(second_config, dir_ + "/second.log");
+  ASSERT_TRUE(WaitDelivered(300, 120000)) << ReadFile(dir_ + "/second.log").substr(0, 4000);
+  EXPECT_EQ(first.Stop(SIGTERM), 0);
+  EXPECT_EQ(second.Stop(SIGTERM), 0);
+  EXPECT_NE(ReadFile(dir_ + "/first.log").find("\"event\":\"revoked\""), std::string::npos);
+  EXPECT_NE(ReadFile(dir_ + "/second.log").find("\"event\":\"delivered\""), std::string::npos);
+  CheckHistory(sent);
+}
+
+TEST(BridgeConfig, CheckReportsTheKey) {
+  std::string dir = testing::NewTempDir("bridgecfg");
+  WriteFile(dir + "/c.json", "{\"kafka\": {\"bootstrap.servers\": \"x\"}}");
+  auto r = RunCommand(Runfile("kafka_bridge/dipgate-bridge") + " --config " + dir + "/c.json --check");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("config: kafka.group.id: is required"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace dipgate
