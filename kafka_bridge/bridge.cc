@@ -259,6 +259,7 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
         st->revoked = true;
         gone.push_back(st);
       }
+      work_cv.notify_all();  // wake workers waiting to retry a revoked partition
       for (auto it = ready.begin(); it != ready.end();) {
         if ((*it)->revoked) {
           (*it)->in_ready = false;

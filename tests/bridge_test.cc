@@ -8,9 +8,11 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <rapidjson/document.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -127,6 +129,7 @@ class BridgeProcess {
       _exit(127);
     }
   }
+  void Signal(int sig) { kill(pid_, sig); }
   int Stop(int sig = SIGTERM) {
     if (pid_ <= 0) return -1;
     kill(pid_, sig);
@@ -147,6 +150,7 @@ struct Record {
   int seq;
   bool verified;
   std::string api_key;
+  std::string cert;
 };
 
 std::vector<Record> Delivered(const std::string& record_file) {
@@ -163,7 +167,8 @@ std::vector<Record> Delivered(const std::string& record_file) {
     if (body.IsArray()) msg = &body[0]["payload"];
     const auto& custom = (*msg)["CustomBlock"];
     out.push_back({custom["key"].GetString(), custom["seq"].GetInt(), d["verified"].GetBool(),
-                   d["api_key"].IsString() ? d["api_key"].GetString() : ""});
+                   d["api_key"].IsString() ? d["api_key"].GetString() : "",
+                   d["cert_sha256"].GetString()});
   }
   return out;
 }
@@ -384,6 +389,82 @@ TEST_F(BridgeTest, RebalanceBetweenTwoInstances) {
   EXPECT_NE(ReadFile(dir_ + "/first.log").find("\"event\":\"revoked\""), std::string::npos);
   EXPECT_NE(ReadFile(dir_ + "/second.log").find("\"event\":\"delivered\""), std::string::npos);
   CheckHistory(sent);
+}
+
+TEST_F(BridgeTest, SighupReloadsRotatedCertificate) {
+  std::string id_dir = testing::NewTempDir("identity");
+  WriteFile(id_dir + "/sign.pem", ReadFile(PkiFile("signer-rsa.pem")));
+  WriteFile(id_dir + "/sign.key", ReadFile(PkiFile("signer-rsa.key")));
+  chmod((id_dir + "/sign.key").c_str(), 0600);
+  std::string config = Config();
+  std::string text = ReadFile(config);
+  for (auto [from, to] : {std::pair{PkiFile("signer-rsa.pem"), id_dir + "/sign.pem"},
+                          std::pair{PkiFile("signer-rsa.key"), id_dir + "/sign.key"}}) {
+    text.replace(text.find(from), from.size(), to);
+  }
+  WriteFile(config, text);
+  auto sent = Produce(10, 2);
+  BridgeProcess bridge(config, dir_ + "/bridge.log");
+  ASSERT_TRUE(WaitDelivered(10, 60000));
+  // Renewal (CoCo 6.1.4): new certificate and key in place, then SIGHUP.
+  WriteFile(id_dir + "/sign.pem", ReadFile(PkiFile("signer-ec.pem")));
+  WriteFile(id_dir + "/sign.key", ReadFile(PkiFile("signer-ec.key")));
+  bridge.Signal(SIGHUP);
+  for (int i = 0; i < 100 && ReadFile(dir_ + "/bridge.log").find("\"event\":\"reloaded\"") ==
+                                 std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto more = Produce(10, 2, 10);
+  for (auto& [k, v] : more) sent[k].insert(sent[k].end(), v.begin(), v.end());
+  ASSERT_TRUE(WaitDelivered(20, 60000));
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  CheckHistory(sent);
+  std::set<std::string> before, after;
+  for (const Record& r : Delivered(record_)) (r.seq < 10 ? before : after).insert(r.cert);
+  ASSERT_EQ(before.size(), 1u);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_NE(*before.begin(), *after.begin());
+}
+
+// HTTP/2 when the server offers it: nginx (h2, mutual TLS, dip_verify from
+// this project) stands in for the DIP.
+TEST_F(BridgeTest, DeliversOverHttp2ToNginx) {
+  int port = testing::FreePort(), back = testing::FreePort();
+  testing::Nginx nginx(
+      "  log_format dip '$server_protocol $dip_verify_status $status';\n"
+      "  server {\n    listen 127.0.0.1:" + std::to_string(port) + " ssl http2;\n"
+      "    ssl_certificate " + PkiFile("tls-server.pem") + ";\n"
+      "    ssl_certificate_key " + PkiFile("tls-server.key") + ";\n"
+      "    ssl_client_certificate " + PkiFile("ca-bundle.pem") + ";\n"
+      "    ssl_verify_client on;\n"
+      "    access_log $PREFIX/logs/dip.log dip;\n"
+      "    location /api/ {\n      dip_verify on;\n"
+      "      dip_verify_trusted_certificate " + PkiFile("ca-bundle.pem") + ";\n"
+      "      dip_verify_crl " + PkiFile("crls.pem") + ";\n"
+      "      dip_verify_environment nonprod;\n"
+      "      proxy_pass http://127.0.0.1:" + std::to_string(back) + "/ok;\n    }\n  }\n"
+      "  server {\n    listen 127.0.0.1:" + std::to_string(back) + ";\n"
+      "    location /ok { return 200 \"ok\\n\"; }\n  }\n");
+  ASSERT_TRUE(nginx.started()) << nginx.start_output();
+  std::string config = Config();
+  std::string text = ReadFile(config);
+  std::string from = "localhost:" + std::to_string(ingress_->port());
+  text.replace(text.find(from), from.size(), "localhost:" + std::to_string(port));
+  WriteFile(config, text);
+  Produce(20, 2);
+  BridgeProcess bridge(config, dir_ + "/bridge.log");
+  std::string log;
+  for (int i = 0; i < 300; ++i) {
+    log = ReadFile(nginx.prefix() + "/logs/dip.log");
+    if (std::count(log.begin(), log.end(), '\n') >= 20) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 20) << log;
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) EXPECT_EQ(line, "HTTP/2.0 ok 200");
 }
 
 TEST(BridgeConfig, CheckReportsTheKey) {

@@ -125,7 +125,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.record_file and status < 300:
             with self.server.lock:
                 with open(self.server.record_file, "a") as f:
+                    cert = self.headers.get("X-DIP-Signature-Certificate") or ""
                     f.write(json.dumps({"verified": ok, "why": why, "path": self.path,
+                                        "cert_sha256": hashlib.sha256(cert.encode()).hexdigest(),
                                         "api_key": self.headers.get("X-API-KEY"),
                                         "body": body.decode("utf-8", "replace")}) + "\n")
         reply = json.dumps({
