@@ -29,6 +29,8 @@ std::string Rewrite(std::string conf, const std::string& dir) {
       {"/etc/dipgate/sign/mp-main.pass", PkiFile("passphrase.txt")},
       {"/etc/dipgate/sign/mp-other.p12", PkiFile("signer-rsa.p12")},
       {"/etc/dipgate/sign/mp-other.pass", PkiFile("passphrase.txt")},
+      {"/etc/dipgate/api-key.primary", PkiFile("passphrase.txt")},
+      {"/etc/dipgate/api-key.secondary", PkiFile("passphrase.txt")},
       {"/var/log/nginx/", dir + "/"},
       {"listen 443 ssl;", "listen 127.0.0.1:" + std::to_string(testing::FreePort()) + " ssl;"},
       {"server ingress.dip.example:443;", "server 127.0.0.1:9;"},
@@ -38,14 +40,15 @@ std::string Rewrite(std::string conf, const std::string& dir) {
       conf.replace(pos, from.size(), to);
     }
   }
-  return "error_log " + dir + "/error.log;\npid " + dir + "/nginx.pid;\n" + conf;
+  return conf;
 }
 
 class DeployExample : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(DeployExample, PassesNginxTest) {
   std::string dir = testing::NewTempDir("deploy");
-  WriteFile(dir + "/nginx.conf", Rewrite(ReadFile(Runfile(GetParam())), dir));
+  WriteFile(dir + "/nginx.conf", "error_log " + dir + "/error.log;\npid " + dir +
+                                     "/nginx.pid;\n" + Rewrite(ReadFile(Runfile(GetParam())), dir));
   auto r = RunCommand("/usr/sbin/nginx -t -p " + dir + " -c " + dir + "/nginx.conf");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("test is successful"), std::string::npos) << r.output;
@@ -59,6 +62,27 @@ INSTANTIATE_TEST_SUITE_P(Nginx, DeployExample,
                            return n.find("inbound") != std::string::npos ? std::string("inbound")
                                                                           : std::string("outbound");
                          });
+
+TEST(BridgeExample, PassesConfigurationCheck) {
+  std::string dir = testing::NewTempDir("deploy");
+  WriteFile(dir + "/bridge.json", Rewrite(ReadFile(Runfile("deploy/bridge/bridge.json")), dir));
+  auto r = RunCommand(Runfile("kafka_bridge/dipgate-bridge") + " --config " + dir +
+                      "/bridge.json --check");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("configuration ok"), std::string::npos) << r.output;
+}
+
+TEST(SystemdUnit, NamesTheBridgeAndItsSignals) {
+  std::string unit = ReadFile(Runfile("deploy/systemd/dipgate-bridge.service"));
+  EXPECT_NE(unit.find("ExecStart=/usr/local/bin/dipgate-bridge --config /etc/dipgate/bridge.json"),
+            std::string::npos);
+  EXPECT_NE(unit.find("ExecReload=/bin/kill -HUP $MAINPID"), std::string::npos);
+  auto r = RunCommand("command -v systemd-analyze >/dev/null && systemd-analyze verify --man=no " +
+                      Runfile("deploy/systemd/dipgate-bridge.service") + " 2>&1 | "
+                      "grep -v 'Command /usr/local/bin/dipgate-bridge is not executable' | "
+                      "grep -iE 'error|unknown|invalid' || true");
+  EXPECT_EQ(r.output, "") << r.output;
+}
 
 }  // namespace
 }  // namespace dipgate
