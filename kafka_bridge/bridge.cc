@@ -332,6 +332,7 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
     st->queue.push_back(Pending{std::unique_ptr<RdKafka::Message>(m), Clock::now()});
     ++buffered;
     metrics.buffered = buffered;
+    if (buffered > metrics.buffered_peak) metrics.buffered_peak = buffered;
     metrics.consumed += 1;
     if (!st->busy && !st->in_ready) {
       st->in_ready = true;

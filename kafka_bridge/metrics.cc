@@ -83,6 +83,7 @@ std::string Metrics::Render() const {
           abandoned);
   gauge("dipgate_bridge_in_flight", "Messages being delivered now.", in_flight);
   gauge("dipgate_bridge_buffered", "Messages fetched and not yet delivered.", buffered);
+  gauge("dipgate_bridge_buffered_peak", "Most messages ever buffered at once.", buffered_peak);
   gauge("dipgate_bridge_lag", "Messages behind the end of the assigned partitions.", lag);
   gauge("dipgate_bridge_paused", "1 while consumption is paused for back-pressure.", paused);
   gauge("dipgate_bridge_certificate_days_to_expiry",

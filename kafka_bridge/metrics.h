@@ -21,7 +21,7 @@ class Metrics {
                                                              0.25,  0.5,  1,     5,    30};
   std::atomic<uint64_t> consumed{0}, delivered{0}, retried{0}, dead_lettered{0},
       committed{0}, abandoned{0};
-  std::atomic<int64_t> in_flight{0}, buffered{0}, lag{0}, paused{0};
+  std::atomic<int64_t> in_flight{0}, buffered{0}, buffered_peak{0}, lag{0}, paused{0};
   std::atomic<int64_t> certificate_days_to_expiry{0};
 
   void ObserveLatency(double seconds);

@@ -467,6 +467,36 @@ TEST_F(BridgeTest, DeliversOverHttp2ToNginx) {
   while (std::getline(lines, line)) EXPECT_EQ(line, "HTTP/2.0 ok 200");
 }
 
+TEST_F(BridgeTest, BackPressurePausesInsteadOfBuffering) {
+  WriteFile(behaviour_, "slow 40 100000\n");
+  auto sent = Produce(400, 4);
+  std::string config = Config();
+  std::string text = ReadFile(config);
+  std::string from = "\"max_buffered_messages\": 50";
+  text.replace(text.find(from), from.size(), "\"max_buffered_messages\": 20");
+  WriteFile(config, text);
+  BridgeProcess bridge(config, dir_ + "/bridge.log");
+  int64_t peak = 0;
+  bool paused_seen = false;
+  std::string url = "http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics";
+  for (int i = 0; i < 600 && Delivered(record_).size() < 400; ++i) {
+    std::string m = testing::Curl(url).body;
+    size_t at = m.find("\ndipgate_bridge_buffered_peak ");
+    if (at != std::string::npos) peak = atoll(m.c_str() + at + 30);
+    paused_seen = paused_seen || m.find("\ndipgate_bridge_paused 1") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(WaitDelivered(400, 60000));
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  EXPECT_TRUE(paused_seen);
+  // Bounded: the limit, plus the message that reached it.
+  EXPECT_GT(peak, 0);
+  EXPECT_LE(peak, 21) << "buffered past the limit";
+  EXPECT_NE(ReadFile(dir_ + "/bridge.log").find("\"event\":\"paused\""), std::string::npos);
+  CheckHistory(sent);
+  std::cout << "buffered peak: " << peak << "\n";
+}
+
 TEST(BridgeConfig, CheckReportsTheKey) {
   std::string dir = testing::NewTempDir("bridgecfg");
   WriteFile(dir + "/c.json", "{\"kafka\": {\"bootstrap.servers\": \"x\"}}");
