@@ -80,11 +80,12 @@ done
 end=$(date +%s.%N)
 ticks=$(getconf CLK_TCK)
 cpu=$(awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$BRIDGE/stat")
+split=$(awk -v t="$ticks" '{printf "user %.2f s, system %.2f s", $14 / t, $15 / t}' "/proc/$BRIDGE/stat")
 rsa=$(openssl speed -mr -seconds 3 rsa2048 2>/dev/null | awk -F: '/^\+F2:/ {print $4}')
-awk -v n="$N" -v s="$start" -v e="$end" -v cpu="$cpu" -v rsa="$rsa" 'BEGIN {
+awk -v n="$N" -v s="$start" -v e="$end" -v cpu="$cpu" -v rsa="$rsa" -v cpusplit="$split" 'BEGIN {
   secs = e - s; per = cpu / n; sign = 1 / rsa;
   printf "delivered %d messages in %.1f s: %.0f messages/s end to end\n", n, secs, n / secs;
-  printf "bridge CPU: %.2f s in all, %.1f us per message\n", cpu, per * 1e6;
+  printf "bridge CPU: %.2f s in all (%s), %.1f us per message\n", cpu, cpusplit, per * 1e6;
   printf "openssl speed rsa2048: %.0f signs/s, %.1f us per signature\n", rsa, sign * 1e6;
   printf "bridge CPU per message / one RSA-2048 signature: %.2f (target <= 1.3)\n", per / sign;
 }'
