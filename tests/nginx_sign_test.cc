@@ -3,6 +3,9 @@
 // tests/peers/dip_ingress.py) checks every one.
 #include <gtest/gtest.h>
 
+#include <future>
+#include <thread>
+
 #include "common/digest.h"
 #include "tests/nginx_fixture.h"
 
@@ -171,7 +174,9 @@ TEST_F(NginxSignTest, UnbufferedBodyFailsClosed) {
 }
 
 TEST(NginxSignReload, NewApiKeyWithoutRestart) {
-  testing::Ingress ingress(true, true);
+  std::string behaviour = testing::NewTempDir("behaviour") + "/b";
+  WriteFile(behaviour, "");
+  testing::Ingress ingress(true, true, false, {"--behaviour-file", behaviour});
   testing::Ingress plain(false, false);
   int port = testing::FreePort();
   testing::Nginx nginx(SignConf(port, ingress.port(), plain.port(), "key-before"));
@@ -179,7 +184,18 @@ TEST(NginxSignReload, NewApiKeyWithoutRestart) {
   std::string url = " 'http://127.0.0.1:" + std::to_string(port) + "/dip/x'";
   HttpResult before = Curl("-X POST --data-binary '{}'" + url);
   EXPECT_NE(before.body.find("\"api_key\": \"key-before\""), std::string::npos) << before.raw;
+  // A request in flight during the reload completes on the old worker.
+  WriteFile(behaviour, "slow 2000 1\n");
+  std::string out = testing::NewTempDir("inflight") + "/out";
+  auto in_flight = std::async(std::launch::async, [&] {
+    return Curl("-X POST --data-binary '{\"in\":\"flight\"}'" + url);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   ASSERT_TRUE(nginx.Reload(SignConf(port, ingress.port(), plain.port(), "key-after")));
+  HttpResult during = in_flight.get();
+  EXPECT_EQ(during.status, 200) << during.raw;
+  EXPECT_NE(during.body.find("\"verified\": true"), std::string::npos) << during.raw;
+  EXPECT_NE(during.body.find("\"api_key\": \"key-before\""), std::string::npos) << during.raw;
   HttpResult after = Curl("-X POST --data-binary '{}'" + url);
   EXPECT_NE(after.body.find("\"api_key\": \"key-after\""), std::string::npos) << after.raw;
   EXPECT_NE(after.body.find("\"verified\": true"), std::string::npos) << after.raw;
