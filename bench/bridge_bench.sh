@@ -53,7 +53,7 @@ nginx -p "$W/nginx" -c "$W/nginx/nginx.conf"
 cat > "$W/bridge.json" <<JSON
 {
   "kafka": {"bootstrap.servers": "127.0.0.1:$KAFKA_PORT", "group.id": "bench", "fetch.wait.max.ms": 10},
-  "identities": [{"name": "mp", "certificate": "$W/pki/signer-rsa.pem", "key": "$W/pki/signer-rsa.key",
+  "identities": [{"name": "mp", "certificate": "$W/pki/${DIPGATE_BENCH_SIGNER:-signer-rsa}.pem", "key": "$W/pki/${DIPGATE_BENCH_SIGNER:-signer-rsa}.key",
                   "dip_ids": ["8795183096"]}],
   "routes": [{"topic": "bench", "url": "https://localhost:$DIP_PORT/api/v1/{interfaceID}"}],
   "tls": {"client_certificate": "$W/pki/tls-client.pem", "client_key": "$W/pki/tls-client.key",
@@ -61,7 +61,8 @@ cat > "$W/bridge.json" <<JSON
   "dead_letter_topic": "bench-dlq",
   "max_in_flight": 4,
   "max_buffered_messages": 2000,
-  "metrics_listen": "127.0.0.1:$METRICS"
+  "metrics_listen": "127.0.0.1:$METRICS",
+  "http2": ${DIPGATE_BENCH_HTTP2:-true}
 }
 JSON
 echo "producing $N messages ($(wc -c < tests/data/if-033-appointment-request.json) bytes each, 64 keys)"
@@ -69,6 +70,10 @@ echo "producing $N messages ($(wc -c < tests/data/if-033-appointment-request.jso
 
 "$BIN/kafka_bridge/dipgate-bridge" --config "$W/bridge.json" 2>"$W/bridge.log" &
 BRIDGE=$!
+if [ -n "${DIPGATE_BENCH_IDLE:-}" ]; then
+  sleep 3; c0=$(awk '{print $14 + $15}' /proc/$BRIDGE/stat); sleep 5; c1=$(awk '{print $14 + $15}' /proc/$BRIDGE/stat)
+  echo "idle bridge CPU over 5 s: $(( (c1 - c0) * 10 )) ms"
+fi
 start=$(date +%s.%N)
 [ -n "${DIPGATE_BENCH_PROFILE:-}" ] && perf record -e cpu-clock -g -o "$DIPGATE_BENCH_PROFILE" -p "$BRIDGE" -- sleep 5 &
 delivered=0
