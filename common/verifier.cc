@@ -54,8 +54,9 @@ Verifier::CachedCert* Verifier::Certificate(std::string_view value, UnixMillis n
       lru_.splice(lru_.begin(), lru_, it->second);
       return &lru_.front();
     }
-    by_key_.erase(it);
-    lru_.erase(it->second);
+    auto stale = it->second;
+    by_key_.erase(it);  // before the entry its key points into
+    lru_.erase(stale);
   }
 
   auto decoded = DecodeCertificateHeader(value);
