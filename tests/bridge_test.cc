@@ -286,7 +286,14 @@ TEST_F(BridgeTest, DeliversEverythingInOrderAndStopsCleanly) {
   auto sent = Produce(120, 6);
   BridgeProcess bridge(Config(), dir_ + "/bridge.log");
   ASSERT_TRUE(WaitDelivered(120, 60000)) << ReadFile(dir_ + "/bridge.log").substr(0, 4000);
-  auto metrics = testing::Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics");
+  // The DIP records a message before the bridge reads its answer: wait for
+  // the bridge's own count to catch up.
+  testing::HttpResult metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = testing::Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics");
+    if (metrics.body.find("dipgate_bridge_delivered_total 120") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   EXPECT_NE(metrics.body.find("dipgate_bridge_delivered_total 120"), std::string::npos)
       << metrics.body;
   EXPECT_EQ(testing::Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/healthz").status, 200);

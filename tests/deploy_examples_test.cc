@@ -49,7 +49,7 @@ TEST_P(DeployExample, PassesNginxTest) {
   std::string dir = testing::NewTempDir("deploy");
   WriteFile(dir + "/nginx.conf", "error_log " + dir + "/error.log;\npid " + dir +
                                      "/nginx.pid;\n" + Rewrite(ReadFile(Runfile(GetParam())), dir));
-  auto r = RunCommand("/usr/sbin/nginx -t -p " + dir + " -c " + dir + "/nginx.conf");
+  auto r = RunCommand(testing::NginxCommand() + " -t -p " + dir + " -c " + dir + "/nginx.conf");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("test is successful"), std::string::npos) << r.output;
 }

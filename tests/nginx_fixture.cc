@@ -32,6 +32,19 @@ bool WaitFor(const std::function<bool()>& ready, int ms) {
 
 }  // namespace
 
+std::string NginxCommand() {
+  // A module built with sanitizers (bazel test --config=asan) loads into the
+  // stock nginx with the sanitizer runtimes preloaded.
+  const char* sanitizer = getenv("DIPGATE_SANITIZER");
+  if (sanitizer == nullptr || std::string(sanitizer) != "asan") return "/usr/sbin/nginx";
+  auto asan = RunCommand("gcc -print-file-name=libasan.so").output;
+  auto ubsan = RunCommand("gcc -print-file-name=libubsan.so").output;
+  asan.erase(asan.find_last_not_of("\n") + 1);
+  ubsan.erase(ubsan.find_last_not_of("\n") + 1);
+  return "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 LD_PRELOAD=" + asan + ":" + ubsan +
+         " /usr/sbin/nginx";
+}
+
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -70,14 +83,14 @@ Nginx::Nginx(const std::string& http_body) {
   mkdir((prefix_ + "/logs").c_str(), 0755);
   mkdir((prefix_ + "/tmp").c_str(), 0755);
   WriteFile(prefix_ + "/nginx.conf", Conf(prefix_, http_body));
-  auto r = RunCommand("/usr/sbin/nginx -p " + prefix_ + " -c " + prefix_ + "/nginx.conf");
+  auto r = RunCommand(NginxCommand() + " -p " + prefix_ + " -c " + prefix_ + "/nginx.conf");
   start_output_ = r.output;
   started_ = r.exit_code == 0 && WaitFor([this] { return WorkerPid() > 0; }, 5000);
 }
 
 Nginx::~Nginx() {
   if (started_) {
-    RunCommand("/usr/sbin/nginx -p " + prefix_ + " -c " + prefix_ + "/nginx.conf -s stop");
+    RunCommand(NginxCommand() + " -p " + prefix_ + " -c " + prefix_ + "/nginx.conf -s stop");
     WaitFor([this] { return ReadFile(prefix_ + "/logs/nginx.pid").empty(); }, 5000);
   }
   std::string log = ErrorLog();
@@ -97,7 +110,7 @@ int Nginx::WorkerPid() const {
 bool Nginx::Reload(const std::string& http_body) {
   int old_worker = WorkerPid();
   WriteFile(prefix_ + "/nginx.conf", Conf(prefix_, http_body));
-  auto r = RunCommand("/usr/sbin/nginx -p " + prefix_ + " -c " + prefix_ + "/nginx.conf -s reload");
+  auto r = RunCommand(NginxCommand() + " -p " + prefix_ + " -c " + prefix_ + "/nginx.conf -s reload");
   if (r.exit_code != 0) return false;
   return WaitFor([&] {
     int w = WorkerPid();
@@ -110,7 +123,7 @@ CommandResult Nginx::Test(const std::string& http_body) {
   mkdir((prefix + "/logs").c_str(), 0755);
   mkdir((prefix + "/tmp").c_str(), 0755);
   WriteFile(prefix + "/nginx.conf", Conf(prefix, http_body));
-  return RunCommand("/usr/sbin/nginx -t -p " + prefix + " -c " + prefix + "/nginx.conf");
+  return RunCommand(NginxCommand() + " -t -p " + prefix + " -c " + prefix + "/nginx.conf");
 }
 
 Ingress::Ingress(bool tls, bool mtls, bool accept_all, const std::vector<std::string>& extra) {

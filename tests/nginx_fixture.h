@@ -14,6 +14,10 @@ namespace dipgate::testing {
 
 int FreePort();
 
+// How to run nginx: the stock binary, with the sanitizer runtimes preloaded
+// when the module was built with --config=asan.
+std::string NginxCommand();
+
 class Nginx {
  public:
   // `http_body` is the inside of the http {} block; "$PREFIX" in it is
