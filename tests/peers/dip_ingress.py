@@ -17,7 +17,6 @@ the next answers (an HTTP code, "slow MS" or "reset", each for N requests),
 and --record appends every accepted request (2xx) as a JSON line.
 """
 import argparse
-import base64
 import hashlib
 import json
 import os
@@ -26,47 +25,13 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dip_peer import content_hash  # noqa: E402
-
-from cryptography import x509  # noqa: E402
-from cryptography.exceptions import InvalidSignature  # noqa: E402
-from cryptography.hazmat.primitives import hashes  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
+from dip_peer import verify_message  # noqa: E402
 
 
 def verify(method, url, headers, body):
-    sig_b64 = headers.get("X-DIP-Signature")
-    date = headers.get("X-DIP-Signature-Date")
-    cert_b64 = headers.get("X-DIP-Signature-Certificate")
-    hash_hdr = headers.get("X-DIP-Content-Hash")
-    for name, value in (("X-DIP-Signature", sig_b64), ("X-DIP-Signature-Date", date),
-                        ("X-DIP-Signature-Certificate", cert_b64),
-                        ("X-DIP-Content-Hash", hash_hdr)):
-        if not value:
-            return False, f"missing {name}", ""
     if len(headers.get_all("X-DIP-Signature") or []) > 1:
         return False, "duplicate X-DIP-Signature", ""
-    h = content_hash(body)
-    if h != hash_hdr:
-        return False, "content hash mismatch", ""
-    raw = base64.b64decode(cert_b64)
-    cert = (x509.load_pem_x509_certificate(raw) if raw.startswith(b"-----BEGIN")
-            else x509.load_der_x509_certificate(raw))
-    message = f"{method.upper()};{url.lower()};{date};{h}".encode()
-    sig = base64.b64decode(sig_b64)
-    key = cert.public_key()
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(sig, message, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            if len(sig) == 64:
-                sig = encode_dss_signature(int.from_bytes(sig[:32], "big"),
-                                           int.from_bytes(sig[32:], "big"))
-            key.verify(sig, message, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False, f"signature mismatch over {message[:120]!r}", cert.subject.rfc4514_string()
-    return True, "ok", cert.subject.rfc4514_string()
+    return verify_message(method, url, {k.lower(): v for k, v in headers.items()}, body)
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -61,24 +61,23 @@ def sign(args):
     print(f"X-DIP-Content-Hash: {h}")
 
 
-def verify(args):
-    headers = {}
-    for line in open(args.headers, encoding="utf-8"):
-        if ":" in line:
-            name, value = line.split(":", 1)
-            headers[name.strip().lower()] = value.strip()
-    body = open(args.body, "rb").read() if args.body else b""
+def verify_message(method, url, headers, body):
+    """Checks DIP headers (a dict with lower-case names) over a request.
+    Returns (ok, why, signer subject)."""
+    for name in ("x-dip-signature", "x-dip-signature-date", "x-dip-signature-certificate",
+                 "x-dip-content-hash"):
+        if not headers.get(name):
+            return False, f"missing {name}", ""
     h = content_hash(body)
-    if headers.get("x-dip-content-hash") != h:
-        print("content hash mismatch")
-        return 1
+    if headers["x-dip-content-hash"] != h:
+        return False, "content hash mismatch", ""
     raw = base64.b64decode(headers["x-dip-signature-certificate"])
     cert = (x509.load_pem_x509_certificate(raw) if raw.startswith(b"-----BEGIN")
             else x509.load_der_x509_certificate(raw))
-    message = (f"{args.method.upper()};{args.url.lower()};"
-               f"{headers['x-dip-signature-date']};{h}").encode()
+    message = f"{method.upper()};{url.lower()};{headers['x-dip-signature-date']};{h}".encode()
     sig = base64.b64decode(headers["x-dip-signature"])
     key = cert.public_key()
+    subject = cert.subject.rfc4514_string()
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(sig, message, padding.PKCS1v15(), hashes.SHA256())
@@ -88,10 +87,20 @@ def verify(args):
                                            int.from_bytes(sig[32:], "big"))
             key.verify(sig, message, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
-        print("signature mismatch")
-        return 1
-    print("ok")
-    return 0
+        return False, f"signature mismatch over {message[:120]!r}", subject
+    return True, "ok", subject
+
+
+def verify(args):
+    headers = {}
+    for line in open(args.headers, encoding="utf-8"):
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    body = open(args.body, "rb").read() if args.body else b""
+    ok, why, _ = verify_message(args.method, args.url, headers, body)
+    print("ok" if ok else why)
+    return 0 if ok else 1
 
 
 def main():
