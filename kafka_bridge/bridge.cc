@@ -242,7 +242,14 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
       } else {
         c->assign(partitions);
       }
-      if (paused) c->pause(partitions);
+      // librdkafka keeps a partition's pause flag across assignments: set it
+      // explicitly either way, so a partition paused before a rebalance is
+      // not left paused after it.
+      if (paused) {
+        c->pause(partitions);
+      } else {
+        c->resume(partitions);
+      }
       return;
     }
     // Revoked (or lost): stop handing out their messages, let a delivery in
@@ -285,6 +292,7 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
       }
     }
     LogEvent("info", "revoked", Field("partitions", static_cast<int64_t>(partitions.size())));
+    c->resume(partitions);  // clear our pause flag before the partitions go
     if (cooperative) {
       delete c->incremental_unassign(partitions);
     } else {
