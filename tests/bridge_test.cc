@@ -153,6 +153,12 @@ struct Record {
   std::string cert;
 };
 
+// The end of a bridge log, for failure messages.
+std::string Tail(const std::string& path) {
+  std::string log = ReadFile(path);
+  return log.size() > 4000 ? log.substr(log.size() - 4000) : log;
+}
+
 std::vector<Record> Delivered(const std::string& record_file) {
   std::vector<Record> out;
   std::istringstream in(ReadFile(record_file));
@@ -285,7 +291,7 @@ int BridgeTest::counter_ = 0;
 TEST_F(BridgeTest, DeliversEverythingInOrderAndStopsCleanly) {
   auto sent = Produce(120, 6);
   BridgeProcess bridge(Config(), dir_ + "/bridge.log");
-  ASSERT_TRUE(WaitDelivered(120, 60000)) << ReadFile(dir_ + "/bridge.log").substr(0, 4000);
+  ASSERT_TRUE(WaitDelivered(120, 60000)) << Tail(dir_ + "/bridge.log");
   // The DIP records a message before the bridge reads its answer: wait for
   // the bridge's own count to catch up.
   testing::HttpResult metrics;
@@ -325,7 +331,7 @@ TEST_F(BridgeTest, EachFailureClass) {
   p.Send(topic_, "k0", Message("k0", 5, false));
   p.Flush();
   BridgeProcess bridge(Config(), dir_ + "/bridge.log");
-  ASSERT_TRUE(WaitDelivered(3, 90000)) << ReadFile(dir_ + "/bridge.log").substr(0, 6000);
+  ASSERT_TRUE(WaitDelivered(3, 90000)) << Tail(dir_ + "/bridge.log");
   auto dead = ReadTopic(broker_->bootstrap(), dlq_, 3, 30000);
   EXPECT_EQ(bridge.Stop(SIGTERM), 0);
   CheckHistory({{"k0", {0, 1, 2, 5}}}, {1});
@@ -358,7 +364,7 @@ TEST_F(BridgeTest, BrokerRestartMidStream) {
   ASSERT_TRUE(broker_->Restart());
   auto more = Produce(100, 5, 100);
   for (auto& [k, v] : more) sent[k].insert(sent[k].end(), v.begin(), v.end());
-  ASSERT_TRUE(WaitDelivered(200, 120000)) << ReadFile(dir_ + "/bridge.log").substr(0, 4000);
+  ASSERT_TRUE(WaitDelivered(200, 120000)) << Tail(dir_ + "/bridge.log");
   EXPECT_EQ(bridge.Stop(SIGTERM), 0);
   CheckHistory(sent);
 }
@@ -373,7 +379,7 @@ TEST_F(BridgeTest, BridgeKilledMidStreamAndRestarted) {
   EXPECT_LT(at_kill, 200u);
   WriteFile(behaviour_, "");
   bridge = std::make_unique<BridgeProcess>(Config(), dir_ + "/bridge2.log");
-  ASSERT_TRUE(WaitDelivered(200, 90000)) << ReadFile(dir_ + "/bridge2.log").substr(0, 4000);
+  ASSERT_TRUE(WaitDelivered(200, 90000)) << Tail(dir_ + "/bridge2.log");
   EXPECT_EQ(bridge->Stop(SIGTERM), 0);
   CheckHistory(sent);
 }
@@ -390,7 +396,7 @@ TEST_F(BridgeTest, RebalanceBetweenTwoInstances) {
                std::to_string(testing::FreePort()));
   WriteFile(second_config, text);
   BridgeProcess second(second_config, dir_ + "/second.log");
-  ASSERT_TRUE(WaitDelivered(300, 120000)) << ReadFile(dir_ + "/second.log").substr(0, 4000);
+  ASSERT_TRUE(WaitDelivered(300, 120000)) << Tail(dir_ + "/second.log");
   EXPECT_EQ(first.Stop(SIGTERM), 0);
   EXPECT_EQ(second.Stop(SIGTERM), 0);
   EXPECT_NE(ReadFile(dir_ + "/first.log").find("\"event\":\"revoked\""), std::string::npos);
