@@ -11,8 +11,11 @@ extern "C" {
 }
 
 #include <map>
+#include <new>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/digest.h"
 #include "common/signer.h"
@@ -94,6 +97,22 @@ ngx_int_t HashBody(RequestCtx* ctx, ngx_chain_t* in, bool* last);
 ngx_int_t AddVariables(ngx_conf_t* cf);
 
 std::string ToStd(const ngx_str_t& s);
+// The strings of an ngx_array_t of ngx_str_t (NULL: none).
+std::vector<std::string> ToStrings(ngx_array_t* a);
+
+// A new T (constructed from `args`) deleted when `pool` is destroyed: the
+// request pool for per-request objects, the configuration pool for objects
+// that live until the next reload. NULL when out of memory.
+template <typename T, typename... Args>
+T* PoolOwned(ngx_pool_t* pool, Args&&... args) {
+  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(pool, 0);
+  if (cln == nullptr) return nullptr;
+  T* object = new (std::nothrow) T(std::forward<Args>(args)...);
+  if (object == nullptr) return nullptr;
+  cln->handler = [](void* data) { delete static_cast<T*>(data); };
+  cln->data = object;
+  return object;
+}
 ngx_str_t CopyToPool(ngx_pool_t* pool, std::string_view s);
 
 }  // namespace dipgate::nginx

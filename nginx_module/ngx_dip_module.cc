@@ -90,21 +90,6 @@ ngx_http_module_t kModuleCtx = {
 
 ngx_http_request_body_filter_pt next_request_body_filter;
 
-template <typename T>
-void DeleteObject(void* data) {
-  delete static_cast<T*>(data);
-}
-
-// Heap objects owned by a configuration pool die with it (on reload).
-template <typename T>
-bool OwnByPool(ngx_pool_t* pool, T* object) {
-  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(pool, 0);
-  if (cln == nullptr) return false;
-  cln->handler = DeleteObject<T>;
-  cln->data = object;
-  return true;
-}
-
 }  // namespace
 }  // namespace dipgate::nginx
 
@@ -128,6 +113,14 @@ namespace dipgate::nginx {
 
 std::string ToStd(const ngx_str_t& s) {
   return std::string(reinterpret_cast<const char*>(s.data), s.len);
+}
+
+std::vector<std::string> ToStrings(ngx_array_t* a) {
+  std::vector<std::string> out;
+  if (a == nullptr) return out;
+  auto* s = static_cast<ngx_str_t*>(a->elts);
+  for (ngx_uint_t i = 0; i < a->nelts; ++i) out.push_back(ToStd(s[i]));
+  return out;
 }
 
 ngx_str_t CopyToPool(ngx_pool_t* pool, std::string_view s) {
@@ -195,12 +188,9 @@ ngx_int_t RequestBodyFilter(ngx_http_request_t* r, ngx_chain_t* in) {
 void* CreateMainConf(ngx_conf_t* cf) {
   auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
   if (mcf == nullptr) return nullptr;
-  mcf->identities = new (std::nothrow) IdentitySet();
-  mcf->signers = new (std::nothrow) std::map<std::string, RequestSigner, std::less<>>();
-  if (mcf->identities == nullptr || mcf->signers == nullptr ||
-      !OwnByPool(cf->pool, mcf->identities) || !OwnByPool(cf->pool, mcf->signers)) {
-    return nullptr;
-  }
+  mcf->identities = PoolOwned<IdentitySet>(cf->pool);
+  mcf->signers = PoolOwned<std::map<std::string, RequestSigner, std::less<>>>(cf->pool);
+  if (mcf->identities == nullptr || mcf->signers == nullptr) return nullptr;
   mcf->proxy_host_index = NGX_ERROR;
   return mcf;
 }
@@ -230,14 +220,6 @@ void* CreateLocConf(ngx_conf_t* cf) {
   conf->reject_status = NGX_CONF_UNSET_UINT;
   conf->sign = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
   return conf;
-}
-
-std::vector<std::string> Strings(ngx_array_t* a) {
-  std::vector<std::string> out;
-  if (a == nullptr) return out;
-  auto* s = static_cast<ngx_str_t*>(a->elts);
-  for (ngx_uint_t i = 0; i < a->nelts; ++i) out.push_back(ToStd(s[i]));
-  return out;
 }
 
 char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
@@ -295,8 +277,8 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
     return NGX_CONF_OK;
   }
   TrustOptions o;
-  o.ca_files = Strings(conf->trusted_certificates);
-  o.crl_files = Strings(conf->crls);
+  o.ca_files = ToStrings(conf->trusted_certificates);
+  o.crl_files = ToStrings(conf->crls);
   o.revocation = conf->revocation ? Revocation::kRequireCrl : Revocation::kOff;
   o.allow_expired_crl = conf->allow_expired_crl;
   o.environment = static_cast<Environment>(conf->environment);
@@ -306,10 +288,8 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
                        trust.error().detail.c_str());
     return static_cast<char*>(NGX_CONF_ERROR);
   }
-  conf->trust = new (std::nothrow) std::shared_ptr<TrustStore>(std::move(*trust));
-  if (conf->trust == nullptr || !OwnByPool(cf->pool, conf->trust)) {
-    return static_cast<char*>(NGX_CONF_ERROR);
-  }
+  conf->trust = PoolOwned<std::shared_ptr<TrustStore>>(cf->pool, std::move(*trust));
+  if (conf->trust == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
   return NGX_CONF_OK;
 }
 

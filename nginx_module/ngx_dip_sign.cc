@@ -3,8 +3,6 @@
 // module (proxy_pass, or any other) has built the upstream request, the
 // module signs it over the exact method, upstream URL and body, removes any
 // X-DIP-* and X-API-KEY headers the client sent, and adds its own.
-#include <new>
-
 #include "common/headers.h"
 #include "nginx_module/ngx_dip.h"
 
@@ -132,19 +130,6 @@ ngx_int_t CreateRequest(ngx_http_request_t* r) {
   return NGX_OK;
 }
 
-template <typename T>
-T* PoolOwned(ngx_http_request_t* r) {
-  T* object = new (std::nothrow) T();
-  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, 0);
-  if (object == nullptr || cln == nullptr) {
-    delete object;
-    return nullptr;
-  }
-  cln->handler = [](void* data) { delete static_cast<T*>(data); };
-  cln->data = object;
-  return object;
-}
-
 }  // namespace
 
 ngx_int_t SignAccessHandler(ngx_http_request_t* r) {
@@ -157,10 +142,10 @@ ngx_int_t SignAccessHandler(ngx_http_request_t* r) {
   ngx_str_t name;
   if (ngx_http_complex_value(r, lcf->sign, &name) != NGX_OK) return NGX_ERROR;
   auto* mcf = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_dip_module));
-  ctx->sign_identity = PoolOwned<std::string>(r);
-  ctx->sign_status = PoolOwned<std::string>(r);
-  ctx->content_hash = PoolOwned<std::string>(r);
-  ctx->hasher = PoolOwned<ContentHasher>(r);
+  ctx->sign_identity = PoolOwned<std::string>(r->pool);
+  ctx->sign_status = PoolOwned<std::string>(r->pool);
+  ctx->content_hash = PoolOwned<std::string>(r->pool);
+  ctx->hasher = PoolOwned<ContentHasher>(r->pool);
   if (ctx->sign_identity == nullptr || ctx->sign_status == nullptr ||
       ctx->content_hash == nullptr || ctx->hasher == nullptr) {
     return NGX_HTTP_INTERNAL_SERVER_ERROR;

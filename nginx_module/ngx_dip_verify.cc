@@ -3,8 +3,6 @@
 // application). The body is read in full (memory or temp file, chunked or
 // not), hashed as it streams through the request body filter, and passed
 // on unchanged.
-#include <new>
-
 #include "common/headers.h"
 #include "nginx_module/ngx_dip.h"
 
@@ -78,16 +76,9 @@ Verifier* WorkerVerifier(LocConf* lcf) {
   p.replay_protection = lcf->replay;
   p.replay_capacity = lcf->replay_size;
   p.certificate_cache_capacity = lcf->cache_size;
-  auto strings = [](ngx_array_t* a) {
-    std::vector<std::string> v;
-    if (a == nullptr) return v;
-    auto* s = static_cast<ngx_str_t*>(a->elts);
-    for (ngx_uint_t i = 0; i < a->nelts; ++i) v.push_back(ToStd(s[i]));
-    return v;
-  };
-  p.allow.subjects = strings(lcf->allow_subjects);
-  p.allow.organizations = strings(lcf->allow_organizations);
-  p.allow.fingerprints = strings(lcf->allow_fingerprints);
+  p.allow.subjects = ToStrings(lcf->allow_subjects);
+  p.allow.organizations = ToStrings(lcf->allow_organizations);
+  p.allow.fingerprints = ToStrings(lcf->allow_fingerprints);
   // One per location and worker, for the worker's life: its caches are
   // bounded by dip_verify_cache_size and dip_verify_replay_size.
   lcf->verifier = new (std::nothrow) Verifier(*lcf->trust, std::move(p));
@@ -95,18 +86,8 @@ Verifier* WorkerVerifier(LocConf* lcf) {
 }
 
 void SetVerdict(ngx_http_request_t* r, RequestCtx* ctx, Verdict verdict) {
-  if (ctx->verdict == nullptr) {
-    ctx->verdict = new (std::nothrow) Verdict();
-    ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (ctx->verdict == nullptr || cln == nullptr) {
-      delete ctx->verdict;
-      ctx->verdict = nullptr;
-      return;
-    }
-    cln->handler = [](void* data) { delete static_cast<Verdict*>(data); };
-    cln->data = ctx->verdict;
-  }
-  *ctx->verdict = std::move(verdict);
+  if (ctx->verdict == nullptr) ctx->verdict = PoolOwned<Verdict>(r->pool);
+  if (ctx->verdict != nullptr) *ctx->verdict = std::move(verdict);
 }
 
 Verdict Check(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf) {
@@ -235,15 +216,8 @@ ngx_int_t VerifyAccessHandler(ngx_http_request_t* r) {
     ctx->verify_done = true;
     return Finish(r, ctx, lcf);
   }
-  ctx->hasher = new (std::nothrow) ContentHasher();
-  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, 0);
-  if (ctx->hasher == nullptr || cln == nullptr) {
-    delete ctx->hasher;
-    ctx->hasher = nullptr;
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  }
-  cln->handler = [](void* data) { delete static_cast<ContentHasher*>(data); };
-  cln->data = ctx->hasher;
+  ctx->hasher = PoolOwned<ContentHasher>(r->pool);
+  if (ctx->hasher == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
   ngx_int_t rc = ngx_http_read_client_request_body(r, BodyRead);
   if (rc >= NGX_HTTP_SPECIAL_RESPONSE) return rc;
