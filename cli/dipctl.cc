@@ -25,6 +25,7 @@
 #include "common/digest.h"
 #include "common/files.h"
 #include "common/headers.h"
+#include "common/json_text.h"
 #include "common/pki.h"
 #include "common/signer.h"
 #include "common/trust_store.h"
@@ -128,21 +129,6 @@ std::string Quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
 }
 
 // --date or the wall clock.
@@ -305,8 +291,8 @@ int Sign(int argc, char** argv) {
   } else if (format == "json") {
     std::cout << "{";
     for (size_t i = 0; i < headers.size(); ++i) {
-      std::cout << (i ? ", " : "") << "\"" << headers[i].first << "\": \""
-                << JsonEscape(headers[i].second) << "\"";
+      std::cout << (i ? ", " : "") << "\"" << headers[i].first << "\": "
+                << JsonQuote(headers[i].second);
     }
     std::cout << "}\n";
   } else {

@@ -15,4 +15,11 @@ bool ReadWholeFile(const std::string& path, std::string* out) {
   return true;
 }
 
+bool ReadFirstLine(const std::string& path, std::string* out) {
+  if (!ReadWholeFile(path, out)) return false;
+  size_t eol = out->find_first_of("\r\n");
+  if (eol != std::string::npos) out->resize(eol);
+  return true;
+}
+
 }  // namespace dipgate

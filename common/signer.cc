@@ -28,12 +28,10 @@ void CheckPermissions(const std::string& path, std::vector<std::string>* warning
 Result<std::string> ReadPassphrase(const std::string& path, std::vector<std::string>* warnings) {
   if (path.empty()) return std::string();
   std::string data;
-  if (!ReadWholeFile(path, &data)) {
+  if (!ReadFirstLine(path, &data)) {
     return Error{Reason::kInternalError, "cannot read passphrase file " + path};
   }
   CheckPermissions(path, warnings);
-  size_t eol = data.find_first_of("\r\n");
-  if (eol != std::string::npos) data.resize(eol);
   return data;
 }
 

@@ -17,28 +17,12 @@
 #include "common/certificate.h"
 #include "common/digest.h"
 #include "common/headers.h"
+#include "common/json_text.h"
 #include "kafka_bridge/dip_client.h"
 #include "kafka_bridge/envelope.h"
 #include "kafka_bridge/retry.h"
 
 namespace dipgate::bridge {
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      char buf[8];
-      snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out + "\"";
-}
 
 void LogEvent(const char* level, const char* event, const std::string& fields) {
   std::string line = "{\"ts\":\"" + FormatSignatureDate(WallClockMillis()) + "\",\"level\":\"" +
@@ -52,7 +36,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string Field(const char* name, const std::string& value) {
-  return std::string("\"") + name + "\":" + JsonString(value);
+  return std::string("\"") + name + "\":" + JsonQuote(value);
 }
 std::string Field(const char* name, int64_t value) {
   return std::string("\"") + name + "\":" + std::to_string(value);

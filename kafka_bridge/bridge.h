@@ -49,7 +49,6 @@ class Bridge {
 
 // One JSON line on stderr: {"ts":"...","level":"info","event":"...",...}.
 void LogEvent(const char* level, const char* event, const std::string& fields_json = "");
-std::string JsonString(const std::string& s);
 
 }  // namespace dipgate::bridge
 

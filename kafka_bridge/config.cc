@@ -221,12 +221,9 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
     for (auto [file, key, name] : {std::tuple{&primary_file, &c->api_key_primary, "primary_file"},
                                    std::tuple{&secondary_file, &c->api_key_secondary, "secondary_file"}}) {
       if (file->empty()) continue;
-      std::string data;
-      if (!ReadWholeFile(*file, &data)) {
+      if (!ReadFirstLine(*file, key)) {
         return rd.Fail(std::string("api_key.") + name, "cannot read file " + *file);
       }
-      size_t eol = data.find_first_of("\r\n");
-      *key = data.substr(0, eol);
     }
   }
 

@@ -38,8 +38,7 @@ DipClient::DipClient(const Config& c) : curl_(curl_easy_init()) {
     curl_easy_setopt(h, CURLOPT_SSLKEY, c.client_key.c_str());
   }
   if (!c.client_key_passphrase_file.empty() &&
-      ReadWholeFile(c.client_key_passphrase_file, &key_passphrase_)) {
-    key_passphrase_ = key_passphrase_.substr(0, key_passphrase_.find_first_of("\r\n"));
+      ReadFirstLine(c.client_key_passphrase_file, &key_passphrase_)) {
     curl_easy_setopt(h, CURLOPT_KEYPASSWD, key_passphrase_.c_str());
   }
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);

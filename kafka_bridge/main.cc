@@ -11,6 +11,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "common/json_text.h"
 #include "kafka_bridge/bridge.h"
 #include "kafka_bridge/config.h"
 
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
   dipgate::bridge::Config config;
   std::string error;
   if (!dipgate::bridge::LoadConfig(config_path, &config, &error)) {
-    dipgate::bridge::LogEvent("error", "config_invalid", "\"error\":" + dipgate::bridge::JsonString(error));
+    dipgate::bridge::LogEvent("error", "config_invalid", "\"error\":" + dipgate::JsonQuote(error));
     return 2;
   }
   dipgate::bridge::Bridge bridge(std::move(config));
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   if (!bridge.Start(&error)) {
-    dipgate::bridge::LogEvent("error", "start_failed", "\"error\":" + dipgate::bridge::JsonString(error));
+    dipgate::bridge::LogEvent("error", "start_failed", "\"error\":" + dipgate::JsonQuote(error));
     return 1;
   }
   int rc = bridge.Run();
