@@ -535,6 +535,7 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
     for (;;) {
       PartitionState* st = nullptr;
       RdKafka::Message* m = nullptr;
+      Clock::time_point fetched;
       {
         std::unique_lock<std::mutex> lock(mu);
         work_cv.wait(lock, [&] { return workers_exit || (!stop->load() && !ready.empty()); });
@@ -544,12 +545,8 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
         st->in_ready = false;
         st->busy = true;
         m = st->queue.front().message.get();
-        metrics.in_flight += 1;
-      }
-      Clock::time_point fetched;
-      {
-        std::lock_guard<std::mutex> lock(mu);
         fetched = st->queue.front().fetched;
+        metrics.in_flight += 1;
       }
       bool done = Deliver(st, *m, w);
       std::lock_guard<std::mutex> lock(mu);
