@@ -49,6 +49,7 @@ commands:
            [--date ISO8601] [--window SECONDS]
   inspect  (--headers FILE | --cert FILE) [trust] [--date ISO8601]
   pki      --out DIR [--domain example.co.uk] [--org "Example Energy Ltd"]
+           [--crl-url http://crl.example.invalid] (CRL distribution points)
   csr      --key-out FILE --csr-out FILE --cn energydip-<env>.<domain> --org O
            --city C --state S --country GB [--key-type rsa|ec]
 
@@ -493,7 +494,7 @@ int Pki(int argc, char** argv) {
   Args args;
   std::string err;
   if (!args.Parse(argc, argv, {}, &err)) return Usage(err);
-  std::string unknown = args.Unknown({"out", "domain", "org", "passphrase"});
+  std::string unknown = args.Unknown({"out", "domain", "org", "passphrase", "crl-url"});
   if (!unknown.empty()) return Usage("pki: unknown option --" + unknown);
   if (!args.Has("out")) return Usage("pki: --out DIR is required");
   PkiOptions o;
@@ -501,6 +502,7 @@ int Pki(int argc, char** argv) {
   o.domain = args.Get("domain", o.domain);
   o.organization = args.Get("org", o.organization);
   o.passphrase = args.Get("passphrase", o.passphrase);
+  o.crl_url_base = args.Get("crl-url", o.crl_url_base);
   std::cerr << "dipctl: generating RSA-4096 CA keys and leaf certificates...\n";
   auto files = CreateTestPki(o);
   if (!files) return Fail(files.error().detail);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 
 #include "common/certificate.h"
@@ -65,8 +66,10 @@ struct CertSpec {
   long serial = 0;
 };
 
+// `crl_base` is where the issuer's CRL is published: leaves point at
+// crl_base/issuing-ca.crl, the issuing CA at crl_base/root-ca.crl.
 Result<X509Ptr> MakeCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
-                         EVP_PKEY* issuer_key) {
+                         EVP_PKEY* issuer_key, const std::string& crl_base) {
   X509Ptr cert(X509_new());
   X509_set_version(cert.get(), X509_VERSION_3);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), spec.serial);
@@ -89,9 +92,9 @@ Result<X509Ptr> MakeCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issu
     ok = AddExt(cert.get(), iss, NID_ext_key_usage, spec.extended_key_usage.c_str());
   }
   if (ok && !spec.san.empty()) ok = AddExt(cert.get(), iss, NID_subject_alt_name, spec.san.c_str());
-  if (ok && !spec.ca) {
-    ok = AddExt(cert.get(), iss, NID_crl_distribution_points,
-                "URI:http://crl.example.invalid/issuing-ca.crl");
+  if (ok && issuer != nullptr) {
+    std::string cdp = "URI:" + crl_base + (spec.ca ? "/root-ca.crl" : "/issuing-ca.crl");
+    ok = AddExt(cert.get(), iss, NID_crl_distribution_points, cdp.c_str());
   }
   if (!ok || X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0) {
     return Error{Reason::kInternalError, "building certificate " + spec.common_name + ": " +
@@ -150,7 +153,8 @@ Result<X509CrlPtr> MakeCrl(X509* issuer, EVP_PKEY* issuer_key, const std::vector
 Result<std::vector<std::string>> CreateTestPki(const PkiOptions& o) {
   const UnixMillis now = o.now != 0 ? o.now : WallClockMillis();
   if (o.directory.empty()) return Error{Reason::kInternalError, "no output directory"};
-  mkdir(o.directory.c_str(), 0755);
+  std::error_code ignored;  // checked below
+  std::filesystem::create_directories(o.directory, ignored);
   struct stat st;
   if (stat(o.directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Error{Reason::kInternalError, "cannot create directory " + o.directory};
@@ -188,14 +192,15 @@ Result<std::vector<std::string>> CreateTestPki(const PkiOptions& o) {
   CertSpec root_spec{"DIP Test Root CA", "dipgate test PKI", true, 1,
                      "critical,keyCertSign,cRLSign", "", "", now - kDayMs, now + 3650 * kDayMs,
                      ++serial};
-  auto root = MakeCert(root_spec, root_key->get(), nullptr, root_key->get());
+  auto root = MakeCert(root_spec, root_key->get(), nullptr, root_key->get(), o.crl_url_base);
   if (!root) return root.error();
   auto issuing_key = NewKey("rsa", 4096);
   if (!issuing_key) return issuing_key.error();
   CertSpec issuing_spec{"DIP Test Issuing CA", "dipgate test PKI", true, 0,
                         "critical,keyCertSign,cRLSign", "", "", now - kDayMs,
                         now + 1825 * kDayMs, ++serial};
-  auto issuing = MakeCert(issuing_spec, issuing_key->get(), root->get(), root_key->get());
+  auto issuing =
+      MakeCert(issuing_spec, issuing_key->get(), root->get(), root_key->get(), o.crl_url_base);
   if (!issuing) return issuing.error();
   DIP_TRY(write_cert("root-ca.pem", {root->get()}));
   DIP_TRY(write_key("root-ca.key", root_key->get()));
@@ -237,7 +242,7 @@ Result<std::vector<std::string>> CreateTestPki(const PkiOptions& o) {
     if (!key) return key.error();
     CertSpec spec{leaf.cn, org, false, -1, leaf.key_usage, leaf.eku, leaf.san,
                   leaf.not_before, leaf.not_after, ++serial};
-    auto cert = MakeCert(spec, key->get(), issuing->get(), issuing_key->get());
+    auto cert = MakeCert(spec, key->get(), issuing->get(), issuing_key->get(), o.crl_url_base);
     if (!cert) return cert.error();
     DIP_TRY(write_cert(std::string(leaf.name) + ".pem", {cert->get()}));
     DIP_TRY(write_key(std::string(leaf.name) + ".key", key->get()));
@@ -249,14 +254,15 @@ Result<std::vector<std::string>> CreateTestPki(const PkiOptions& o) {
   if (!rogue_key) return rogue_key.error();
   CertSpec rogue_ca_spec{"Rogue Root CA", "Rogue", true, 1, "critical,keyCertSign,cRLSign", "",
                          "", now - kDayMs, now + 3650 * kDayMs, ++serial};
-  auto rogue_ca = MakeCert(rogue_ca_spec, rogue_key->get(), nullptr, rogue_key->get());
+  auto rogue_ca =
+      MakeCert(rogue_ca_spec, rogue_key->get(), nullptr, rogue_key->get(), o.crl_url_base);
   if (!rogue_ca) return rogue_ca.error();
   auto untrusted_key = NewKey("rsa", 2048);
   if (!untrusted_key) return untrusted_key.error();
   CertSpec untrusted_spec{nonprod, org, false, -1, sign_ku, "", "", now - kDayMs,
                           now + 397 * kDayMs, ++serial};
   auto untrusted = MakeCert(untrusted_spec, untrusted_key->get(), rogue_ca->get(),
-                            rogue_key->get());
+                            rogue_key->get(), o.crl_url_base);
   if (!untrusted) return untrusted.error();
   DIP_TRY(write_cert("rogue-ca.pem", {rogue_ca->get()}));
   DIP_TRY(write_cert("signer-untrusted.pem", {untrusted->get()}));

@@ -21,6 +21,9 @@ struct PkiOptions {
   std::string organization = "Example Energy Ltd";
   UnixMillis now = 0;                  // 0: the wall clock
   std::string passphrase = "dipgate-test-passphrase";
+  // CRL distribution points: certificates issued by the issuing CA name
+  // <base>/issuing-ca.crl, the issuing CA names <base>/root-ca.crl.
+  std::string crl_url_base = "http://crl.example.invalid";
 };
 
 // Writes the PKI into options.directory and returns the files written. Key

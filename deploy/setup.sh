@@ -15,6 +15,8 @@ PACKAGES=(
   nginx nginx-dev
   # independent peers used by the tests, and tools
   openssl python3 python3-cryptography nodejs curl ca-certificates procps
+  # deploy examples checked by the tests (log rotation)
+  logrotate
   # benchmarks and fuzzing
   wrk clang libclang-rt-14-dev
 )

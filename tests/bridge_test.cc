@@ -1,6 +1,6 @@
 // The Kafka bridge against a real Apache Kafka broker (KRaft, started by
 // tests/kafka/kafka.sh) and a DIP stand-in over mutual TLS that verifies
-// every signature independently (tests/peers/dip_ingress.py). Fault tests
+// every signature independently (tools/dip_standin/dip_standin.py). Fault tests
 // check the outcome the way Kafka Connect's and Jepsen's checks do: every
 // produced message was delivered or dead-lettered, duplicates only from
 // redelivery, and per-key order kept.

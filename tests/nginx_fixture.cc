@@ -129,8 +129,13 @@ CommandResult Nginx::Test(const std::string& http_body) {
 Ingress::Ingress(bool tls, bool mtls, bool accept_all, const std::vector<std::string>& extra) {
   port_ = FreePort();
   std::string ready = NewTempDir("ingress") + "/ready";
-  std::vector<std::string> args = {"/usr/bin/python3", Runfile("tests/peers/dip_ingress.py"),
-                                   "--port", std::to_string(port_), "--ready-file", ready};
+  std::vector<std::string> args = {"/usr/bin/python3",
+                                   Runfile("tools/dip_standin/dip_standin.py"),
+                                   "serve",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--ready-file",
+                                   ready};
   if (accept_all) args.push_back("--accept-all");
   args.insert(args.end(), extra.begin(), extra.end());
   if (tls) {

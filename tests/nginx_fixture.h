@@ -1,7 +1,7 @@
 // Real nginx processes for integration tests: each instance gets its own
 // prefix directory and ports, loads the module built by Bazel into Debian's
 // stock nginx, and fails the test if its error log holds [alert] or
-// [emerg]. Also a real HTTP(S) peer (tests/peers/dip_ingress.py).
+// [emerg]. Also a real HTTP(S) peer (tools/dip_standin/dip_standin.py).
 #ifndef DIPGATE_TESTS_NGINX_FIXTURE_H_
 #define DIPGATE_TESTS_NGINX_FIXTURE_H_
 
@@ -45,7 +45,7 @@ class Nginx {
   bool started_ = false;
 };
 
-// A dip_ingress.py process.
+// A DIP stand-in process (tools/dip_standin/dip_standin.py serve).
 class Ingress {
  public:
   // TLS when `tls` (server cert from the PKI; client certs required from

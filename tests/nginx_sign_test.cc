@@ -1,6 +1,6 @@
 // dip_sign in a real nginx: requests proxied to a DIP stand-in over mutual
 // TLS are signed, and an independent verifier (Python cryptography, in
-// tests/peers/dip_ingress.py) checks every one.
+// tools/dip_standin/dip_standin.py) checks every one.
 #include <gtest/gtest.h>
 
 #include <future>

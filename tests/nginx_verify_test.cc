@@ -74,7 +74,7 @@ class NginxVerifyTest : public ::testing::Test {
     WriteFile(dir_ + "/body", body);
     std::string d = date.empty() ? FormatSignatureDate(WallClockMillis()) : date;
     std::string interpreter = peer == "node" ? "node" : "/usr/bin/python3";
-    std::string script = Runfile(peer == "node" ? "tests/peers/dip_peer.js" : "tests/peers/dip_peer.py");
+    std::string script = Runfile(peer == "node" ? "tests/peers/dip_peer.js" : "tools/dip_standin/dip_peer.py");
     auto r = RunCommand(interpreter + " " + script + " sign --variant " + variant + " --key " +
                         PkiFile(identity + ".key") + " --cert " + PkiFile(identity + ".pem") +
                         " --method " + method + " --url " + ShellQuote(url) + " --body " + dir_ +

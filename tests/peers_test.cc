@@ -93,8 +93,8 @@ TEST_P(PeerSignsCoreVerifies, Accepts) {
   WriteFile(dir + "/body", body);
   std::string date = std::string(c.variant) == "dotnet" ? DotNetDate() : JsDate();
   std::string interpreter = std::string(c.peer) == "node" ? "node" : "/usr/bin/python3";
-  std::string script = Runfile(std::string("tests/peers/dip_peer.") +
-                               (std::string(c.peer) == "node" ? "js" : "py"));
+  std::string script = Runfile(std::string(c.peer) == "node" ? "tests/peers/dip_peer.js"
+                                                              : "tools/dip_standin/dip_peer.py");
   auto r = RunCommand(interpreter + " " + script + " sign --variant " + c.variant + " --key " +
                       PkiFile(std::string(c.identity) + ".key") + " --cert " +
                       PkiFile(std::string(c.identity) + ".pem") + " --method " + c.method +
@@ -180,7 +180,7 @@ TEST_P(CoreSignsPeerVerifies, PythonNodeAndOpensslAccept) {
   WriteFile(dir + "/headers", headers);
   std::string args = " verify --method POST --url " + ShellQuote(kUrl) + " --body " + dir +
                      "/body --headers " + dir + "/headers";
-  auto py = RunCommand("/usr/bin/python3 " + Runfile("tests/peers/dip_peer.py") + args);
+  auto py = RunCommand("/usr/bin/python3 " + Runfile("tools/dip_standin/dip_peer.py") + args);
   EXPECT_EQ(py.exit_code, 0) << py.output;
   EXPECT_EQ(py.output, "ok\n");
   auto js = RunCommand("node " + Runfile("tests/peers/dip_peer.js") + args);
@@ -203,7 +203,7 @@ TEST_P(CoreSignsPeerVerifies, PythonNodeAndOpensslAccept) {
 
   // The peers are not rubber stamps: a changed body fails at each of them.
   WriteFile(dir + "/body", body + " ");
-  EXPECT_EQ(RunCommand("/usr/bin/python3 " + Runfile("tests/peers/dip_peer.py") + args).exit_code, 1);
+  EXPECT_EQ(RunCommand("/usr/bin/python3 " + Runfile("tools/dip_standin/dip_peer.py") + args).exit_code, 1);
   EXPECT_EQ(RunCommand("node " + Runfile("tests/peers/dip_peer.js") + args).exit_code, 1);
 }
 

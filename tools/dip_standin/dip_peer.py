@@ -13,6 +13,7 @@ someone else, and that what dipgate signs verifies elsewhere.
 """
 import argparse
 import base64
+import datetime
 import hashlib
 import sys
 
@@ -28,37 +29,52 @@ def content_hash(body: bytes) -> str:
     return base64.b64encode(hashlib.sha256(body if body else b"{}").digest()).decode()
 
 
-def sign(args):
-    body = open(args.body, "rb").read() if args.body else b""
-    key = serialization.load_pem_private_key(open(args.key, "rb").read(), None)
-    pem = open(args.cert, "rb").read()
-    cert = x509.load_pem_x509_certificate(pem)
-    if args.variant == "dotnet":
+def signature_headers(method, url, body, key_pem, cert_pem, variant="postman", date=None,
+                      ecdsa_encoding="der"):
+    """The four DIP headers over one request, as a dict, signed the way the
+    named sender variant does it (see ../shared/interop/README.md)."""
+    key = serialization.load_pem_private_key(key_pem, None)
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    if date is None:
+        date = datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if variant == "dotnet":
         # The C# reference signs System.Uri's string form: scheme and host
         # canonicalised to lower case, path and query as given.
-        scheme, rest = args.url.split("://", 1)
+        scheme, rest = url.split("://", 1)
         host, sep, path = rest.partition("/")
         destination = f"{scheme.lower()}://{host.lower()}{sep}{path}"
         cert_header = base64.b64encode(cert.public_bytes(serialization.Encoding.DER))
-    elif args.variant == "go":
-        destination = args.url.lower()
-        cert_header = base64.b64encode(pem.replace(b"\r\n", b"\n"))
+    elif variant == "go":
+        destination = url.lower()
+        cert_header = base64.b64encode(cert_pem.replace(b"\r\n", b"\n"))
     else:  # postman
-        destination = args.url.lower()
-        cert_header = base64.b64encode(pem)
+        destination = url.lower()
+        cert_header = base64.b64encode(cert_pem)
     h = content_hash(body)
-    message = f"{args.method.upper()};{destination};{args.date};{h}".encode()
+    message = f"{method.upper()};{destination};{date};{h}".encode()
     if isinstance(key, rsa.RSAPrivateKey):
         sig = key.sign(message, padding.PKCS1v15(), hashes.SHA256())
     else:
         sig = key.sign(message, ec.ECDSA(hashes.SHA256()))
-        if args.ecdsa == "p1363":
+        if ecdsa_encoding == "p1363":
             r, s = decode_dss_signature(sig)
             sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    print(f"X-DIP-Signature: {base64.b64encode(sig).decode()}")
-    print(f"X-DIP-Signature-Date: {args.date}")
-    print(f"X-DIP-Signature-Certificate: {cert_header.decode()}")
-    print(f"X-DIP-Content-Hash: {h}")
+    return {
+        "X-DIP-Signature": base64.b64encode(sig).decode(),
+        "X-DIP-Signature-Date": date,
+        "X-DIP-Signature-Certificate": cert_header.decode(),
+        "X-DIP-Content-Hash": h,
+    }
+
+
+def sign(args):
+    body = open(args.body, "rb").read() if args.body else b""
+    headers = signature_headers(args.method, args.url, body, open(args.key, "rb").read(),
+                                open(args.cert, "rb").read(), args.variant, args.date,
+                                args.ecdsa)
+    for name, value in headers.items():
+        print(f"{name}: {value}")
 
 
 def verify_message(method, url, headers, body):
