@@ -48,8 +48,8 @@ from dip_peer import signature_headers, verify_message  # noqa: E402
 
 
 class ChainChecker:
-    """Checks signing certificates against a CA bundle (and CRLs) with the
-    openssl command, caching each certificate's answer."""
+    """Checks signing certificates (PEM) against a CA bundle (and CRLs) with
+    the openssl command, caching each certificate's answer."""
 
     def __init__(self, ca, crls):
         self.ca = ca
@@ -57,22 +57,20 @@ class ChainChecker:
         self.cache = {}
         self.lock = threading.Lock()
 
-    def check(self, cert_der):
-        digest = hashlib.sha256(cert_der).hexdigest()
+    def check(self, cert_pem):
+        digest = hashlib.sha256(cert_pem).hexdigest()
         with self.lock:
             if digest in self.cache:
                 return self.cache[digest]
-        with tempfile.NamedTemporaryFile(suffix=".der") as f:
-            f.write(cert_der)
+        with tempfile.NamedTemporaryFile(suffix=".pem") as f:
+            f.write(cert_pem)
             f.flush()
-            pem = subprocess.run(["openssl", "x509", "-inform", "DER", "-in", f.name],
-                                 capture_output=True)
             cmd = ["openssl", "verify", "-purpose", "any", "-CAfile", self.ca]
             if self.crls:
                 cmd.append("-crl_check_all")
                 for crl in self.crls:
                     cmd += ["-CRLfile", crl]
-            r = subprocess.run(cmd, input=pem.stdout, capture_output=True, text=True)
+            r = subprocess.run(cmd + [f.name], capture_output=True, text=True)
         ok = r.returncode == 0
         why = "ok" if ok else "certificate not trusted: " + " ".join(
             line for line in (r.stdout + r.stderr).splitlines() if "error" in line)[:300]
@@ -96,7 +94,7 @@ def verify(server, method, url, headers, body):
         raw = base64.b64decode(lower["x-dip-signature-certificate"])
         cert = (x509.load_pem_x509_certificate(raw) if raw.startswith(b"-----BEGIN")
                 else x509.load_der_x509_certificate(raw))
-        ok, why = server.chain.check(cert.public_bytes(serialization.Encoding.DER))
+        ok, why = server.chain.check(cert.public_bytes(serialization.Encoding.PEM))
     return ok, why, signer
 
 
