@@ -6,6 +6,8 @@
 //   $dip_signer_environment, $dip_signer_days_to_expiry, $dip_signature_date
 //   $dip_sign_status       "ok" once the proxied request was signed, else why not
 //   $dip_sign_identity     the identity used
+//   $dip_sign_days_to_expiry  days until that identity's certificate expires
+//                          (for alerts at 90/60/30/1 days, CoCo 6.1.5)
 #include "nginx_module/ngx_dip.h"
 
 namespace dipgate::nginx {
@@ -22,7 +24,12 @@ enum Field : uintptr_t {
   kSignatureDate,
   kSignStatus,
   kSignIdentity,
+  kSignDaysToExpiry,
 };
+
+std::string DaysToExpiry(const CertificateInfo& info) {
+  return std::to_string((info.not_after - WallClockMillis()) / 86400000);
+}
 
 ngx_int_t SetValue(ngx_http_request_t* r, ngx_http_variable_value_t* v, std::string_view s) {
   ngx_str_t copy = CopyToPool(r->pool, s);
@@ -44,6 +51,13 @@ ngx_int_t Get(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t dat
       return ctx->sign_status ? SetValue(r, v, *ctx->sign_status) : NGX_OK;
     case kSignIdentity:
       return ctx->sign_identity ? SetValue(r, v, *ctx->sign_identity) : NGX_OK;
+    case kSignDaysToExpiry: {
+      auto* mcf = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_dip_module));
+      auto identity = ctx->sign_identity && mcf->identities
+                          ? mcf->identities->Find(*ctx->sign_identity)
+                          : nullptr;
+      return identity ? SetValue(r, v, DaysToExpiry(identity->info)) : NGX_OK;
+    }
     default:
       break;
   }
@@ -67,8 +81,7 @@ ngx_int_t Get(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t dat
     case kOrganization: return SetValue(r, v, info->organization);
     case kFingerprint: return SetValue(r, v, info->fingerprint);
     case kEnvironment: return SetValue(r, v, ToString(info->environment));
-    case kDaysToExpiry:
-      return SetValue(r, v, std::to_string((info->not_after - WallClockMillis()) / 86400000));
+    case kDaysToExpiry: return SetValue(r, v, DaysToExpiry(*info));
     default: return NGX_OK;
   }
 }
@@ -88,6 +101,7 @@ Definition kVariables[] = {
     {ngx_string("dip_signer_days_to_expiry"), kDaysToExpiry},
     {ngx_string("dip_signature_date"), kSignatureDate},
     {ngx_string("dip_sign_status"), kSignStatus},
+    {ngx_string("dip_sign_days_to_expiry"), kSignDaysToExpiry},
     {ngx_string("dip_sign_identity"), kSignIdentity},
 };
 

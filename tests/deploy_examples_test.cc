@@ -21,7 +21,9 @@ using testing::RunCommand;
 using testing::Runfile;
 using testing::WriteFile;
 
-std::string Rewrite(std::string conf, const std::string& dir) {
+std::string Rewrite(std::string conf, const std::string& dir, int listen_port = 0,
+                    int upstream_port = 9) {
+  if (listen_port == 0) listen_port = testing::FreePort();
   const std::pair<std::string, std::string> map[] = {
       {"modules/ngx_http_dip_module.so", Runfile("nginx_module/ngx_http_dip_module.so")},
       {"/etc/dipgate/tls/server.pem", PkiFile("tls-server.pem")},
@@ -40,8 +42,13 @@ std::string Rewrite(std::string conf, const std::string& dir) {
       {"/etc/dipgate/api-key.primary", PkiFile("passphrase.txt")},
       {"/etc/dipgate/api-key.secondary", PkiFile("passphrase.txt")},
       {"/var/log/dipgate/", dir + "/"},
-      {"listen 443 ssl;", "listen 127.0.0.1:" + std::to_string(testing::FreePort()) + " ssl;"},
-      {"server ingress.dip.example:443;", "server 127.0.0.1:9;"},
+      {"listen 443 ssl;", "listen 127.0.0.1:" + std::to_string(listen_port) + " ssl;"},
+      {"listen 127.0.0.1:8443;", "listen 127.0.0.1:" + std::to_string(listen_port) + ";"},
+      {"server ingress.dip.example:443;", "server 127.0.0.1:" + std::to_string(upstream_port) + ";"},
+      {"proxy_pass http://127.0.0.1:8080;",
+       "proxy_pass http://127.0.0.1:" + std::to_string(upstream_port) + ";"},
+      // The test PKI's server certificate names localhost.
+      {"proxy_ssl_name                ingress.dip.example;", "proxy_ssl_name localhost;"},
   };
   for (const auto& [from, to] : map) {
     for (size_t pos = 0; (pos = conf.find(from, pos)) != std::string::npos; pos += to.size()) {
@@ -60,6 +67,85 @@ TEST_P(DeployExample, PassesNginxTest) {
   auto r = RunCommand(testing::NginxCommand() + " -t -p " + dir + " -c " + dir + "/nginx.conf");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("test is successful"), std::string::npos) << r.output;
+}
+
+// The example running: started as written (paths and ports aside), it
+// answers a smoke request. Returns the output of the request.
+class RunningExample {
+ public:
+  RunningExample(const std::string& example, int listen_port, int upstream_port)
+      : dir_(testing::NewTempDir("deploy-run")) {
+    WriteFile(dir_ + "/nginx.conf",
+              "error_log " + dir_ + "/error.log;\npid " + dir_ + "/nginx.pid;\n" +
+                  Rewrite(ReadFile(Runfile(example)), dir_, listen_port, upstream_port));
+    auto r = RunCommand(Command(""));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  }
+  ~RunningExample() {
+    RunCommand(Command("-s stop"));
+    for (int i = 0; i < 100 && !ReadFile(dir_ + "/nginx.pid").empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::string log = ReadFile(dir_ + "/error.log");
+    EXPECT_EQ(log.find("[alert]"), std::string::npos) << log;
+    EXPECT_EQ(log.find("[emerg]"), std::string::npos) << log;
+  }
+  std::string AccessLog(const std::string& name) { return ReadFile(dir_ + "/" + name); }
+
+ private:
+  std::string Command(const std::string& extra) {
+    return testing::NginxCommand() + " -p " + dir_ + " -c " + dir_ + "/nginx.conf " + extra;
+  }
+  std::string dir_;
+};
+
+TEST(DeployExampleRunning, InboundVerifiesAWebhookAndRefusesATamperedOne) {
+  testing::Ingress app(/*tls=*/false, /*mtls=*/false, /*accept_all=*/true);
+  int port = testing::FreePort();
+  RunningExample nginx("deploy/nginx/dip-inbound.conf", port, app.port());
+  std::string send = "/usr/bin/python3 " + Runfile("tools/dip_standin/dip_standin.py") +
+                     " send --url https://localhost:" + std::to_string(port) +
+                     "/dip/webhook/IF-033 --cert " + PkiFile("signer-prod.pem") + " --key " +
+                     PkiFile("signer-prod.key") + " --client-cert " + PkiFile("tls-client.pem") +
+                     " --client-key " + PkiFile("tls-client.key") + " --server-ca " +
+                     PkiFile("ca-bundle.pem") + " --body " + Runfile("tests/data/if-041-reading-cos.json");
+  auto ok = RunCommand(send);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  // The application got the message with the verdict and signer from nginx.
+  EXPECT_NE(ok.output.find("\"X-DIP-Verified\": \"ok\""), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("energydip-prod.example.co.uk"), std::string::npos) << ok.output;
+  auto tampered = RunCommand(send + " --tamper");
+  EXPECT_EQ(tampered.exit_code, 1) << tampered.output;
+  EXPECT_NE(tampered.output.find("401\n"), std::string::npos) << tampered.output;
+  EXPECT_NE(tampered.output.find("\"reason\":\"content_hash_mismatch\""), std::string::npos)
+      << tampered.output;
+  // Without a client certificate nginx refuses before the module runs.
+  auto no_client_cert = testing::Curl("-s --cacert " + PkiFile("ca-bundle.pem") +
+                                      " https://localhost:" + std::to_string(port) +
+                                      "/dip/webhook/IF-033 -d x");
+  EXPECT_EQ(no_client_cert.status, 400) << no_client_cert.raw;
+  std::string log = nginx.AccessLog("dip-inbound.log");
+  EXPECT_NE(log.find("dip=ok"), std::string::npos) << log;
+  EXPECT_NE(log.find("dip=content_hash_mismatch"), std::string::npos) << log;
+}
+
+TEST(DeployExampleRunning, OutboundSignsForTheDipOverMutualTls) {
+  testing::Ingress dip(/*tls=*/true, /*mtls=*/true);
+  int port = testing::FreePort();
+  RunningExample nginx("deploy/nginx/dip-outbound.conf", port, dip.port());
+  auto r = testing::Curl("-s -H 'Content-Type: application/json' --data-binary @" +
+                         Runfile("tests/data/if-033-appointment-request.json") +
+                         " http://127.0.0.1:" + std::to_string(port) + "/api/v1/messages/IF-033");
+  EXPECT_EQ(r.status, 200) << r.raw;
+  EXPECT_NE(r.body.find("\"verified\": true"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"api_key\": \"replace-with-primary-key\""), std::string::npos) << r.body;
+  // The other identity, chosen by header, with its own API key.
+  r = testing::Curl("-s -H 'X-DIP-Participant: other' --data-binary @" +
+                    Runfile("tests/data/if-041-reading-cos.json") + " http://127.0.0.1:" +
+                    std::to_string(port) + "/api/v1/messages/IF-041");
+  EXPECT_EQ(r.status, 200) << r.raw;
+  EXPECT_NE(r.body.find("\"api_key\": \"replace-with-other-key\""), std::string::npos) << r.body;
+  EXPECT_NE(nginx.AccessLog("dip-outbound.log").find("identity=mp-other"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Nginx, DeployExample,

@@ -44,6 +44,7 @@ std::string SignConf(int port, int ingress, int plain, const std::string& api_ke
       "    location /dip/ {\n      dip_sign $dip_identity;\n"
       "      dip_sign_api_key " + api_key + ";\n"
       "      proxy_set_header X-Sign-Status $dip_sign_status;\n"
+      "      proxy_set_header X-Sign-Days $dip_sign_days_to_expiry;\n"
       "      proxy_pass https://localhost/;\n" + ssl +
       "    }\n"
       "    location /unbuffered/ {\n      dip_sign mp-rsa;\n"
@@ -113,6 +114,11 @@ TEST_F(NginxSignTest, SignsOverMutualTlsAndReplacesClientHeaders) {
   EXPECT_EQ(r.body.find("forged"), std::string::npos) << r.body;
   EXPECT_EQ(r.body.find("stolen"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("\"X-Sign-Status\": \"pending\""), std::string::npos) << r.body;
+  // Days until the identity's certificate expires (CoCo 6.1.5 alerting).
+  long days = (testing::PkiIdentity("signer-rsa")->info.not_after - WallClockMillis()) / 86400000;
+  EXPECT_GT(days, 300);
+  EXPECT_NE(r.body.find("\"X-Sign-Days\": \"" + std::to_string(days) + "\""), std::string::npos)
+      << r.body;
   EXPECT_NE(nginx_->ErrorLog().find("dip_sign: signed POST https://localhost/api/v1/Messages/IF-041 as \"mp-rsa\""),
             std::string::npos);
 }
