@@ -161,6 +161,9 @@ Result<std::shared_ptr<TrustStore>> TrustFromArgs(const Args& args) {
     return Error{Reason::kInternalError,
                  "--env must be prod, nonprod or any, not '" + args.Get("env") + "'"};
   }
+  for (const std::string& relaxed : RelaxedChecks(o)) {
+    std::cerr << "dipctl: warning: " << relaxed << "\n";
+  }
   return TrustStore::Create(std::move(o));
 }
 

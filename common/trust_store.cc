@@ -174,6 +174,21 @@ Result<bool> CheckEndEntityProfile(X509* leaf) {
   return true;
 }
 
+std::vector<std::string> RelaxedChecks(const TrustOptions& options) {
+  std::vector<std::string> relaxed;
+  if (options.revocation == Revocation::kOff) {
+    relaxed.push_back("revocation checking is off: revoked signing certificates are accepted");
+  } else if (options.allow_expired_crl) {
+    relaxed.push_back(
+        "CRLs past their nextUpdate are used: revocations published since are missed");
+  }
+  if (options.environment == Environment::kAny) {
+    relaxed.push_back(
+        "any environment prefix is accepted (energydip-prod. and energydip-nonprod.)");
+  }
+  return relaxed;
+}
+
 Result<std::shared_ptr<TrustStore>> TrustStore::Create(TrustOptions options) {
   if (options.ca_files.empty()) {
     return Error{Reason::kInternalError, "no trusted CA file configured (the system store is "

@@ -35,6 +35,11 @@ struct TrustOptions {
   UnixMillis reload_interval_ms = 5000;
 };
 
+// The checks `options` switches off, one sentence each, for the warning an
+// operator must see at start (security checks fail closed unless turned off
+// explicitly, and then loudly). Empty for the defaults.
+std::vector<std::string> RelaxedChecks(const TrustOptions& options);
+
 struct ValidatedCertificate {
   CertificateInfo info;
   UnixMillis valid_until = 0;  // earliest notAfter in the chain or CRL nextUpdate

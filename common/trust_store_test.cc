@@ -55,6 +55,23 @@ TEST(TrustStore, FailsClosedOnMissingConfiguration) {
   EXPECT_FALSE(TrustStore::Create(bad_crl).ok());
 }
 
+TEST(TrustStore, RelaxedChecksAreNamedForTheOperator) {
+  TrustOptions strict;
+  strict.environment = Environment::kProd;
+  EXPECT_TRUE(RelaxedChecks(strict).empty());
+  TrustOptions expired_crl = strict;
+  expired_crl.allow_expired_crl = true;
+  ASSERT_EQ(RelaxedChecks(expired_crl).size(), 1u);
+  EXPECT_NE(RelaxedChecks(expired_crl)[0].find("nextUpdate"), std::string::npos);
+  TrustOptions off = strict;
+  off.revocation = Revocation::kOff;
+  ASSERT_EQ(RelaxedChecks(off).size(), 1u);
+  EXPECT_NE(RelaxedChecks(off)[0].find("revocation checking is off"), std::string::npos);
+  TrustOptions defaults;  // revocation required; any environment accepted
+  ASSERT_EQ(RelaxedChecks(defaults).size(), 1u);
+  EXPECT_NE(RelaxedChecks(defaults)[0].find("any environment"), std::string::npos);
+}
+
 TEST(TrustStore, ValidatesChainAndReportsValidity) {
   auto t = *TrustStore::Create(Options());
   auto v = t->Validate(Cert("signer-rsa").get(), nullptr, PkiNow());

@@ -282,6 +282,9 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
   o.revocation = conf->revocation ? Revocation::kRequireCrl : Revocation::kOff;
   o.allow_expired_crl = conf->allow_expired_crl;
   o.environment = static_cast<Environment>(conf->environment);
+  for (const std::string& relaxed : RelaxedChecks(o)) {
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "dip_verify: %s", relaxed.c_str());
+  }
   auto trust = TrustStore::Create(std::move(o));
   if (!trust) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"dip_verify_trusted_certificate\"/\"dip_verify_crl\": %s",

@@ -79,6 +79,16 @@ TEST_F(DipctlTest, VerifyRevokedAndWrongEnvironment) {
   EXPECT_NE(prod.output.find("wrong_environment"), std::string::npos) << prod.output;
 }
 
+// Revocation is checked unless switched off, and switching it off is said.
+TEST_F(DipctlTest, NoRevocationAcceptsRevokedWithAWarning) {
+  auto v = Verify(Sign("signer-revoked").output, " --no-revocation");
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+  EXPECT_NE(v.output.find("dipctl: warning: revocation checking is off"), std::string::npos)
+      << v.output;
+  auto strict = Verify(Sign("signer-rsa").output);
+  EXPECT_EQ(strict.output.find("warning"), std::string::npos) << strict.output;
+}
+
 TEST_F(DipctlTest, SignAsCurlCommandRuns) {
   auto s = Sign("signer-rsa", " --format curl --api-key primary-key");
   ASSERT_EQ(s.exit_code, 0);

@@ -278,6 +278,32 @@ TEST(NginxVerifyConfig, MistakesFailConfigurationTest) {
   EXPECT_NE(r.output.find("dip_verify_environment"), std::string::npos) << r.output;
 }
 
+// Turning a check off works, and is said at start (fail closed by default,
+// open only loudly).
+TEST(NginxVerifyConfig, RelaxedChecksAreWarnedAbout) {
+  std::string trust = "dip_verify on; dip_verify_trusted_certificate " +
+                      PkiFile("ca-bundle.pem") + "; ";
+  auto r = testing::Nginx::Test("server { listen 127.0.0.1:1; location / { " + trust +
+                                "dip_verify_revocation off; dip_verify_environment prod; } }");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("[warn]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dip_verify: revocation checking is off"), std::string::npos)
+      << r.output;
+  r = testing::Nginx::Test("server { listen 127.0.0.1:1; location / { " + trust +
+                           "dip_verify_crl " + PkiFile("crls.pem") +
+                           "; dip_verify_allow_expired_crl on; } }");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("dip_verify: CRLs past their nextUpdate are used"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("dip_verify: any environment prefix is accepted"), std::string::npos)
+      << r.output;
+  r = testing::Nginx::Test("server { listen 127.0.0.1:1; location / { " + trust +
+                           "dip_verify_crl " + PkiFile("crls.pem") +
+                           "; dip_verify_environment nonprod; } }");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("dip_verify:"), std::string::npos) << r.output;
+}
+
 // A CRL update reaches nginx on reload, without a restart.
 TEST(NginxVerifyReload, PicksUpNewCrl) {
   std::string crl_dir = testing::NewTempDir("crl");
