@@ -5,11 +5,23 @@
 # delivered message divided by the cost of one RSA-2048 signature from
 # `openssl speed` measured in the same run (target <= 1.3). Not a test.
 #
-#   bench/bridge_bench.sh [--messages 20000]
+#   bench/bridge_bench.sh [--messages 20000] [--soak SECONDS]
+#
+# --soak: the memory soak. Produce the backlog (e.g. --messages 1000000),
+# run the bridge against it for SECONDS and print its RSS every 10 s with
+# delivered, buffered and lag: RSS must stay bounded however large the
+# backlog (max_buffered_messages, librdkafka's queued.max.messages.kbytes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=20000
-[ "${1:-}" = "--messages" ] && N=$2
+SOAK=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --messages) N=$2; shift 2 ;;
+    --soak) SOAK=$2; shift 2 ;;
+    *) echo "usage: $0 [--messages N] [--soak SECONDS]" >&2; exit 2 ;;
+  esac
+done
 
 bazel build -c opt //kafka_bridge:dipgate-bridge //bench:produce //cli:dipctl >/dev/null 2>&1
 BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
@@ -73,6 +85,22 @@ BRIDGE=$!
 if [ -n "${DIPGATE_BENCH_IDLE:-}" ]; then
   sleep 3; c0=$(awk '{print $14 + $15}' /proc/$BRIDGE/stat); sleep 5; c1=$(awk '{print $14 + $15}' /proc/$BRIDGE/stat)
   echo "idle bridge CPU over 5 s: $(( (c1 - c0) * 10 )) ms"
+fi
+metric() { curl -s "http://127.0.0.1:$METRICS/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+if [ "$SOAK" -gt 0 ]; then
+  echo "soak: bridge against a backlog of $N messages for $SOAK s (RSS every 10 s)"
+  rss_first=""; rss_max=0
+  for t in $(seq 10 10 "$SOAK"); do
+    sleep 10
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$BRIDGE/status")
+    [ -z "$rss_first" ] && rss_first=$rss
+    [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+    printf "t=%4ds RSS %7d kB  delivered %8s  buffered %5s  lag %8s  fds %s\n" "$t" "$rss" \
+      "$(metric dipgate_bridge_delivered_total)" "$(metric dipgate_bridge_buffered)" \
+      "$(metric dipgate_bridge_lag)" "$(ls /proc/$BRIDGE/fd | wc -l)"
+  done
+  echo "soak: RSS at 10 s ${rss_first} kB, at ${SOAK} s ${rss} kB, peak ${rss_max} kB; growth after the first sample $((rss - rss_first)) kB"
+  exit 0
 fi
 start=$(date +%s.%N)
 [ -n "${DIPGATE_BENCH_PROFILE:-}" ] && perf record -e cpu-clock -g -o "$DIPGATE_BENCH_PROFILE" -p "$BRIDGE" -- sleep 5 &

@@ -27,14 +27,6 @@ std::string NameEntry(X509_NAME* name, int nid) {
   return out;
 }
 
-std::string OneLine(X509_NAME* name) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, len);
-}
-
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (size_t i = 0; i < prefix.size(); ++i) {
@@ -69,6 +61,14 @@ Result<DecodedCertificate> FromPem(std::string_view pem) {
 }
 
 }  // namespace
+
+std::string NameToString(X509_NAME* name) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, len);
+}
 
 std::string_view ToString(Environment env) {
   switch (env) {
@@ -143,10 +143,10 @@ UnixMillis Asn1TimeToMillis(const ASN1_TIME* t) {
 CertificateInfo DescribeCertificate(X509* cert) {
   CertificateInfo info;
   X509_NAME* subject = X509_get_subject_name(cert);
-  info.subject = OneLine(subject);
+  info.subject = NameToString(subject);
   info.common_name = NameEntry(subject, NID_commonName);
   info.organization = NameEntry(subject, NID_organizationName);
-  info.issuer = OneLine(X509_get_issuer_name(cert));
+  info.issuer = NameToString(X509_get_issuer_name(cert));
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
   if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) info.fingerprint = Hex(md, md_len);

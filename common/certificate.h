@@ -56,6 +56,9 @@ Environment EnvironmentOfCommonName(std::string_view cn);
 // Reads every certificate in a PEM or DER file.
 Result<std::vector<X509Ptr>> LoadCertificates(const std::string& path);
 
+// A name in RFC 2253 form, e.g. "CN=energydip-prod.mp.co.uk,O=MP Ltd,C=GB".
+std::string NameToString(X509_NAME* name);
+
 UnixMillis Asn1TimeToMillis(const ASN1_TIME* t);
 
 }  // namespace dipgate

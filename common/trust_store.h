@@ -33,6 +33,9 @@ struct TrustOptions {
   bool allow_expired_crl = false;      // accept a CRL past nextUpdate
   Environment environment = Environment::kAny;  // required CN prefix
   UnixMillis reload_interval_ms = 5000;
+  // Most intermediate CAs between a leaf and a trusted root (the DIP CA has
+  // one); -1 leaves OpenSSL's limit (100).
+  int max_chain_depth = -1;
 };
 
 // The checks `options` switches off, one sentence each, for the warning an

@@ -55,6 +55,56 @@ TEST(TrustStore, FailsClosedOnMissingConfiguration) {
   EXPECT_FALSE(TrustStore::Create(bad_crl).ok());
 }
 
+// RFC 5280 4.1.2.5: the validity period includes the notAfter second.
+TEST(TrustStore, NotAfterIsInclusive) {
+  TrustOptions o = Options();
+  o.revocation = Revocation::kOff;  // the test CRLs end long before the certificate
+  auto trust = TrustStore::Create(o);
+  ASSERT_TRUE(trust.ok());
+  X509Ptr leaf = Cert("signer-rsa");
+  UnixMillis not_after = DescribeCertificate(leaf.get()).not_after;
+  EXPECT_TRUE((*trust)->Validate(leaf.get(), nullptr, not_after).ok());
+  auto after = (*trust)->Validate(leaf.get(), nullptr, not_after + 1000);
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().reason, Reason::kCertificateExpired);
+}
+
+// RFC 5280 5.2.3: a CRL without a CRL number is not used; loading says so.
+TEST(TrustStore, CrlWithoutNumberIsRefusedAtLoad) {
+  std::string dir = testing::NewTempDir("crl-number");
+  std::string key = PkiFile("issuing-ca.key"), ca = PkiFile("issuing-ca.pem");
+  std::string conf = dir + "/ca.conf";
+  testing::WriteFile(conf, "[ca]\ndefault_ca=d\n[d]\ndatabase=" + dir +
+                               "/index\ndefault_md=sha256\ndefault_crl_days=7\n");
+  testing::WriteFile(dir + "/index", "");
+  auto r = testing::RunCommand("openssl ca -gencrl -config " + conf + " -keyfile " + key +
+                               " -cert " + ca + " -out " + dir + "/no-number.crl");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  TrustOptions o = Options();
+  o.crl_files = {dir + "/no-number.crl", PkiFile("root-ca.crl")};
+  auto t = TrustStore::Create(o);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().detail.find("has no CRL number"), std::string::npos) << t.error().detail;
+  EXPECT_NE(t.error().detail.find("DIP Test Issuing CA"), std::string::npos) << t.error().detail;
+}
+
+// The path is retried without an untrusted intermediate that failed (here
+// a foreign CA offered alongside), so an offered extra never hides the
+// valid path; the rejection of a bad path is still reported.
+TEST(TrustStore, RetriesWithoutAFailingOfferedIntermediate) {
+  auto trust = TrustStore::Create(Options());
+  ASSERT_TRUE(trust.ok());
+  X509Ptr leaf = Cert("signer-rsa");
+  X509StackPtr extra(sk_X509_new_null());
+  sk_X509_push(extra.get(), Cert("rogue-ca").release());
+  sk_X509_push(extra.get(), Cert("issuing-ca").release());
+  EXPECT_TRUE((*trust)->Validate(leaf.get(), extra.get(), PkiNow()).ok());
+  X509Ptr untrusted = Cert("signer-untrusted");
+  auto v = (*trust)->Validate(untrusted.get(), extra.get(), PkiNow());
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().reason, Reason::kCertificateUntrusted);
+}
+
 TEST(TrustStore, RelaxedChecksAreNamedForTheOperator) {
   TrustOptions strict;
   strict.environment = Environment::kProd;

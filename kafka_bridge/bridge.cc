@@ -589,6 +589,8 @@ Bridge::~Bridge() {
 
 Metrics& Bridge::metrics() { return impl_->metrics; }
 
+bool Bridge::CheckIdentities(std::string* error) { return impl_->LoadSigning(0, error); }
+
 bool Bridge::Start(std::string* error) {
   InitHttp();
   if (!impl_->LoadSigning(1, error) || !impl_->CreateKafka(error)) return false;

@@ -31,6 +31,10 @@ class Bridge {
   // Loads identities and TLS files, creates the Kafka clients, starts the
   // workers and the metrics endpoint. False (with why) on any failure.
   bool Start(std::string* error);
+  // What --check adds to the configuration checks: loads every identity
+  // (key, passphrase, certificate) and the TLS client certificate, as Start
+  // would, without connecting to anything.
+  bool CheckIdentities(std::string* error);
   // Runs until RequestStop(); returns the process exit code.
   int Run();
   // Safe from a signal handler.

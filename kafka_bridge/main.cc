@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
   }
   dipgate::bridge::Bridge bridge(std::move(config));
   if (check) {
+    if (!bridge.CheckIdentities(&error)) {
+      dipgate::bridge::LogEvent("error", "config_invalid", "\"error\":" + dipgate::JsonQuote(error));
+      return 2;
+    }
     std::cout << "configuration ok\n";
     return 0;
   }
