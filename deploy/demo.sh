@@ -59,14 +59,16 @@ if [ "${DIPGATE_DEMO_PREBUILT:-0}" = 1 ]; then
 else
   step "setting up the machine (deploy/setup.sh) and building dipgate"
   deploy/setup.sh
-  bazel build -c opt //cli:dipctl //kafka_bridge:dipgate-bridge \
-      //nginx_module:ngx_http_dip_module.so //bench:produce 2>&1 |
-    grep -E "^(ERROR|INFO: Build completed)" || true
+  say "building with Bazel (the first build takes 10-20 minutes on two cores; progress below)"
+  bazel build -c opt --show_progress_rate_limit=10 --color=no --curses=no //cli:dipctl \
+      //kafka_bridge:dipgate-bridge //nginx_module:ngx_http_dip_module.so //bench:produce 2>&1 |
+    grep -vE "^(Loading|Analyzing|INFO: (Analyzed|Found|Elapsed|[0-9]+ process))" | uniq | sed 's/^/        /'
   BIN="$(bazel info -c opt bazel-bin 2>/dev/null)"
   DIPCTL=$BIN/cli/dipctl
   DIPGATE_BRIDGE=$BIN/kafka_bridge/dipgate-bridge
   DIPGATE_MODULE=$BIN/nginx_module/ngx_http_dip_module.so
   DIPGATE_PRODUCE=$BIN/bench/produce
+  say "fetching the Kafka broker's jars from Maven Central (first run only)"
   tests/kafka/kafka.sh fetch
   ok "built dipctl, dipgate-bridge, the nginx module; Kafka jars ready"
 fi
