@@ -81,7 +81,9 @@ chmod 755 "$WORK"
 PIDS=()
 cleanup() {
   local status=$?
-  trap - EXIT INT TERM
+  set +e            # stop everything, whatever fails on the way
+  trap - EXIT INT TERM HUP
+  trap '' PIPE      # output may be gone; writes fail, the cleanup goes on
   printf '\n[stop] stopping everything\n'
   if [ -f "$WORK/bridge.pid" ]; then
     kill -TERM "$(cat "$WORK/bridge.pid")" 2>/dev/null || true
@@ -102,7 +104,8 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
-trap 'echo; echo "interrupted"; exit 130' INT TERM
+trap 'echo; echo "interrupted"; exit 130' INT TERM HUP
+trap 'exit 141' PIPE  # output closed (e.g. piped into head): still clean up
 
 PKI=$WORK/pki
 step "creating a test PKI like the DIP CA in $PKI"
