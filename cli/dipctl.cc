@@ -239,12 +239,12 @@ void PrintCertificate(const CertificateInfo& info, UnixMillis now) {
   std::cout << "\n";
 }
 
-// CoCo 6.1.5: renewal notices at 90/60/30/1 days; the CLI warns at 30.
+// CoCo 6.1.5: renewal notices at 90/60/30/1 days; the CLI warns from
+// kExpiryWarningDays.
 void WarnIfExpiring(const CertificateInfo& info, UnixMillis now) {
-  UnixMillis left = info.not_after - now;
-  if (left >= 0 && left < 30 * kDayMs) {
+  if (now <= info.not_after && DaysToExpiry(info.not_after, now) < kExpiryWarningDays) {
     std::cerr << "dipctl: warning: certificate " << info.common_name << " expires in "
-              << FormatDays(left) << " (" << FormatSignatureDate(info.not_after)
+              << FormatDays(info.not_after - now) << " (" << FormatSignatureDate(info.not_after)
               << "); renew it now (CoCo 6.1.4)\n";
   }
 }

@@ -128,6 +128,10 @@ std::string EncodeCertificateHeader(X509* cert) {
   return out;
 }
 
+int64_t DaysToExpiry(UnixMillis not_after, UnixMillis now) {
+  return (not_after - now) / 86400000;
+}
+
 UnixMillis Asn1TimeToMillis(const ASN1_TIME* t) {
   struct tm tm {};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {

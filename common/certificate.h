@@ -61,6 +61,13 @@ std::string NameToString(X509_NAME* name);
 
 UnixMillis Asn1TimeToMillis(const ASN1_TIME* t);
 
+// Whole days from `now` until `not_after`, truncated (negative once past).
+int64_t DaysToExpiry(UnixMillis not_after, UnixMillis now);
+
+// CoCo 6.1.5: the DIP portal sends renewal notices at 90/60/30/1 days;
+// dipgate's own warnings (dipctl, nginx at start, the bridge) begin here.
+constexpr int64_t kExpiryWarningDays = 30;
+
 }  // namespace dipgate
 
 #endif  // DIPGATE_COMMON_CERTIFICATE_H_

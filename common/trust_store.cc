@@ -2,7 +2,6 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/core_names.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
@@ -72,8 +71,8 @@ Result<std::shared_ptr<TrustStore::State>> LoadState(const TrustOptions& o, uint
     if (!crls) return crls.error();
     for (auto& c : *crls) {
       // RFC 5280 5.2.3: conforming CAs include the CRL number in every CRL.
-      ASN1_INTEGER* number =
-          static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(c.get(), NID_crl_number, nullptr, nullptr));
+      auto* number = static_cast<ASN1_INTEGER*>(
+          X509_CRL_get_ext_d2i(c.get(), NID_crl_number, nullptr, nullptr));
       if (number == nullptr) {
         ERR_clear_error();
         return Error{Reason::kInternalError, "CRL in " + path + " (issuer " +
@@ -189,7 +188,8 @@ Result<bool> CheckChainProfile(STACK_OF(X509) * chain, int* failed_depth) {
     // Every extension OpenSSL knows must decode.
     for (int i = 0; i < X509_get_ext_count(cert); ++i) {
       X509_EXTENSION* ext = X509_get_ext(cert, i);
-      if (X509V3_EXT_get(ext) == nullptr) continue;
+      const X509V3_EXT_METHOD* method = X509V3_EXT_get(ext);
+      if (method == nullptr) continue;
       void* decoded = X509V3_EXT_d2i(ext);
       if (decoded == nullptr) {
         ERR_clear_error();
@@ -198,7 +198,6 @@ Result<bool> CheckChainProfile(STACK_OF(X509) * chain, int* failed_depth) {
         return Error{Reason::kCertificateMalformed, where + ": extension " + name +
                                                         " does not decode"};
       }
-      X509V3_EXT_METHOD const* method = X509V3_EXT_get(ext);
       if (method->it != nullptr) {
         ASN1_item_free(static_cast<ASN1_VALUE*>(decoded), ASN1_ITEM_ptr(method->it));
       } else if (method->ext_free != nullptr) {
@@ -242,7 +241,9 @@ Result<bool> CheckChainProfile(STACK_OF(X509) * chain, int* failed_depth) {
                              nc ? nc->excludedSubtrees : nullptr}) {
         for (int i = 0; i < sk_GENERAL_SUBTREE_num(subtrees); ++i) {
           GENERAL_NAME* base = sk_GENERAL_SUBTREE_value(subtrees, i)->base;
-          if (base->type == GEN_DNS) syntax_ok = syntax_ok && ValidDnsName(Ia5(base->d.dNSName), false);
+          if (base->type == GEN_DNS && !ValidDnsName(Ia5(base->d.dNSName), false)) {
+            syntax_ok = false;
+          }
         }
       }
       NAME_CONSTRAINTS_free(nc);
@@ -276,13 +277,8 @@ Result<bool> CheckChainProfile(STACK_OF(X509) * chain, int* failed_depth) {
                                            " bits (2048 or more, whole octets)"};
       }
     } else if (EVP_PKEY_is_a(key, "EC")) {
-      char group[64] = {0};
-      size_t len = 0;
-      bool named = EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                                  sizeof(group), &len) == 1;
-      ERR_clear_error();
-      std::string curve(group);
-      if (!named || (curve != "prime256v1" && curve != "secp384r1" && curve != "secp521r1")) {
+      std::string curve = EcCurveName(key);
+      if (curve != "prime256v1" && curve != "secp384r1" && curve != "secp521r1") {
         return Error{Reason::kWeakKey, where + ": EC key on curve '" + curve + "'"};
       }
     } else {
@@ -503,8 +499,8 @@ Result<ValidatedCertificate> TrustStore::Validate(X509* leaf, STACK_OF(X509) * e
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
     X509_VERIFY_PARAM_set_flags(param, base_flags | (partial ? X509_V_FLAG_PARTIAL_CHAIN : 0));
     X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(now / 1000));
-    X509_STORE_CTX_set_verify_cb(ctx.get(),
-                                 options_.allow_expired_crl ? AllowExpiredCrlCallback : StrictCallback);
+    X509_STORE_CTX_set_verify_cb(
+        ctx.get(), options_.allow_expired_crl ? AllowExpiredCrlCallback : StrictCallback);
     int err = X509_V_OK;
     int depth = 0;
     if (X509_verify_cert(ctx.get()) == 1) {
@@ -535,11 +531,13 @@ Result<ValidatedCertificate> TrustStore::Validate(X509* leaf, STACK_OF(X509) * e
   }
 
   STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
-  if (options_.max_chain_depth >= 0 && CountedIntermediates(chain) > options_.max_chain_depth) {
-    return Error{Reason::kCertificateUntrusted,
-                 "chain has " + std::to_string(CountedIntermediates(chain)) +
-                     " intermediate CAs; at most " + std::to_string(options_.max_chain_depth) +
-                     " allowed"};
+  if (options_.max_chain_depth >= 0) {
+    int intermediates = CountedIntermediates(chain);
+    if (intermediates > options_.max_chain_depth) {
+      return Error{Reason::kCertificateUntrusted,
+                   "chain has " + std::to_string(intermediates) + " intermediate CAs; at most " +
+                       std::to_string(options_.max_chain_depth) + " allowed"};
+    }
   }
 
   ValidatedCertificate out;

@@ -127,9 +127,9 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
       s->earliest_expiry =
           std::min(s->earliest_expiry, DescribeCertificate(tls->front().get()).not_after);
     }
-    int64_t days = (s->earliest_expiry - WallClockMillis()) / 86400000;
+    int64_t days = DaysToExpiry(s->earliest_expiry, WallClockMillis());
     metrics.certificate_days_to_expiry = days;
-    if (days < 30) {
+    if (days < kExpiryWarningDays) {
       LogEvent("warn", "certificate_expiring", Field("days_left", days));
     }
     std::lock_guard<std::mutex> lock(mu);

@@ -358,11 +358,11 @@ char* SetIdentity(ngx_conf_t* cf, ngx_command_t* /*cmd*/, void* conf) {
     ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "\"dip_sign_identity\" \"%V\": %s", &args[1],
                        w.c_str());
   }
-  UnixMillis left = (*id)->info.not_after - WallClockMillis();
-  if (left < 30LL * 86400000) {
+  int64_t days = DaysToExpiry((*id)->info.not_after, WallClockMillis());
+  if (days < kExpiryWarningDays) {
     ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                        "\"dip_sign_identity\" \"%V\": certificate expires in %d days; renew it",
-                       &args[1], static_cast<int>(left / 86400000));
+                       &args[1], static_cast<int>(days));
   }
   auto added = mcf->identities->Add(*id);
   if (!added) {

@@ -27,8 +27,8 @@ enum Field : uintptr_t {
   kSignDaysToExpiry,
 };
 
-std::string DaysToExpiry(const CertificateInfo& info) {
-  return std::to_string((info.not_after - WallClockMillis()) / 86400000);
+std::string DaysLeft(const CertificateInfo& info) {
+  return std::to_string(DaysToExpiry(info.not_after, WallClockMillis()));
 }
 
 ngx_int_t SetValue(ngx_http_request_t* r, ngx_http_variable_value_t* v, std::string_view s) {
@@ -56,7 +56,7 @@ ngx_int_t Get(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t dat
       auto identity = ctx->sign_identity && mcf->identities
                           ? mcf->identities->Find(*ctx->sign_identity)
                           : nullptr;
-      return identity ? SetValue(r, v, DaysToExpiry(identity->info)) : NGX_OK;
+      return identity ? SetValue(r, v, DaysLeft(identity->info)) : NGX_OK;
     }
     default:
       break;
@@ -81,7 +81,7 @@ ngx_int_t Get(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t dat
     case kOrganization: return SetValue(r, v, info->organization);
     case kFingerprint: return SetValue(r, v, info->fingerprint);
     case kEnvironment: return SetValue(r, v, ToString(info->environment));
-    case kDaysToExpiry: return SetValue(r, v, DaysToExpiry(*info));
+    case kDaysToExpiry: return SetValue(r, v, DaysLeft(*info));
     default: return NGX_OK;
   }
 }
