@@ -452,9 +452,7 @@ TEST_F(BridgeTest, DeliversOverHttp2ToNginx) {
       "    ssl_client_certificate " + PkiFile("ca-bundle.pem") + ";\n"
       "    ssl_verify_client on;\n"
       "    access_log $PREFIX/logs/dip.log dip;\n"
-      "    location /api/ {\n      dip_verify on;\n"
-      "      dip_verify_trusted_certificate " + PkiFile("ca-bundle.pem") + ";\n"
-      "      dip_verify_crl " + PkiFile("crls.pem") + ";\n"
+      "    location /api/ {\n" + testing::DipVerifyTrust() +
       "      dip_verify_environment nonprod;\n"
       "      proxy_pass http://127.0.0.1:" + std::to_string(back) + "/ok;\n    }\n  }\n"
       "  server {\n    listen 127.0.0.1:" + std::to_string(back) + ";\n"

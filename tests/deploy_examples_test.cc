@@ -21,6 +21,16 @@ using testing::RunCommand;
 using testing::Runfile;
 using testing::WriteFile;
 
+// Replaces every `from` in `text` by `to`; how many there were.
+int ReplaceAll(std::string* text, const std::string& from, const std::string& to) {
+  int n = 0;
+  for (size_t pos = 0; (pos = text->find(from, pos)) != std::string::npos; pos += to.size()) {
+    text->replace(pos, from.size(), to);
+    ++n;
+  }
+  return n;
+}
+
 std::string Rewrite(std::string conf, const std::string& dir, int listen_port = 0,
                     int upstream_port = 9) {
   if (listen_port == 0) listen_port = testing::FreePort();
@@ -50,11 +60,7 @@ std::string Rewrite(std::string conf, const std::string& dir, int listen_port = 
       // The test PKI's server certificate names localhost.
       {"proxy_ssl_name                ingress.dip.example;", "proxy_ssl_name localhost;"},
   };
-  for (const auto& [from, to] : map) {
-    for (size_t pos = 0; (pos = conf.find(from, pos)) != std::string::npos; pos += to.size()) {
-      conf.replace(pos, from.size(), to);
-    }
-  }
+  for (const auto& [from, to] : map) ReplaceAll(&conf, from, to);
   return conf;
 }
 
@@ -273,12 +279,7 @@ TEST(LogRotate, RotatesTheAuditLogsAndReopensNginx) {
       {"/run/nginx.pid", dir + "/nginx.pid"},
       {"create 0640 www-data adm", "create 0640"},
   };
-  for (const auto& [from, to] : map) {
-    size_t pos = conf.find(from);
-    ASSERT_NE(pos, std::string::npos) << from;
-    conf.replace(pos, from.size(), to);
-    while ((pos = conf.find(from)) != std::string::npos) conf.replace(pos, from.size(), to);
-  }
+  for (const auto& [from, to] : map) ASSERT_GT(ReplaceAll(&conf, from, to), 0) << from;
   WriteFile(dir + "/logrotate.conf", conf);
   auto r = RunCommand("/usr/sbin/logrotate -f -s " + dir + "/state " + dir + "/logrotate.conf");
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -45,6 +45,23 @@ std::string NginxCommand() {
          " /usr/sbin/nginx";
 }
 
+std::string DipVerifyTrust() {
+  return "      dip_verify on;\n"
+         "      dip_verify_trusted_certificate " + PkiFile("ca-bundle.pem") + ";\n"
+         "      dip_verify_crl " + PkiFile("crls.pem") + ";\n";
+}
+
+std::string VerifyLocation(const std::string& name, const std::string& extra, int upstream) {
+  return "    location " + name + " {\n" + DipVerifyTrust() +
+         "      dip_verify_environment nonprod;\n"
+         "      dip_verify_max_body 64k;\n" + extra +
+         "      proxy_set_header X-Verified $dip_verify_status;\n"
+         "      proxy_set_header X-Signer $dip_signer_subject;\n"
+         "      proxy_set_header X-Signer-Org $dip_signer_organization;\n"
+         "      proxy_pass http://127.0.0.1:" + std::to_string(upstream) + "/app;\n"
+         "    }\n";
+}
+
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -45,6 +45,14 @@ class Nginx {
   bool started_ = false;
 };
 
+// dip_verify on, with the test PKI's CA bundle and CRLs (location lines).
+std::string DipVerifyTrust();
+
+// A location `name` verifying with the test PKI (nonprod signers, 64 KB
+// bodies) plus `extra` directives, passing the verdict and signer on as
+// X-Verified, X-Signer and X-Signer-Org to 127.0.0.1:`upstream`/app.
+std::string VerifyLocation(const std::string& name, const std::string& extra, int upstream);
+
 // A DIP stand-in process (tools/dip_standin/dip_standin.py serve).
 class Ingress {
  public:

@@ -24,7 +24,6 @@
 namespace dipgate {
 namespace {
 
-using testing::PkiFile;
 using testing::ReadFile;
 using testing::Runfile;
 
@@ -113,15 +112,8 @@ class NginxHostileTest : public ::testing::Test {
         "    client_max_body_size 1m;\n"
         "    client_body_timeout 2s;\n"
         "    client_header_timeout 2s;\n"
-        "    large_client_header_buffers 4 8k;\n"
-        "    location /webhook {\n"
-        "      dip_verify on;\n"
-        "      dip_verify_trusted_certificate " + PkiFile("ca-bundle.pem") + ";\n"
-        "      dip_verify_crl " + PkiFile("crls.pem") + ";\n"
-        "      dip_verify_environment nonprod;\n"
-        "      dip_verify_max_body 64k;\n"
-        "      proxy_pass http://127.0.0.1:" + std::to_string(echo_->port()) + ";\n"
-        "    }\n"
+        "    large_client_header_buffers 4 8k;\n" +
+        testing::VerifyLocation("/webhook", "", echo_->port()) +
         "  }\n");
     ASSERT_TRUE(nginx_->started()) << nginx_->start_output();
     worker_ = nginx_->WorkerPid();

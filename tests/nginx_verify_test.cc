@@ -23,19 +23,7 @@ std::string Sha256Hex(const std::string& s) {
   return Hex(h.data(), h.size());
 }
 
-std::string VerifyLocation(const std::string& name, const std::string& extra, int upstream) {
-  return "    location " + name + " {\n"
-         "      dip_verify on;\n"
-         "      dip_verify_trusted_certificate " + PkiFile("ca-bundle.pem") + ";\n"
-         "      dip_verify_crl " + PkiFile("crls.pem") + ";\n"
-         "      dip_verify_environment nonprod;\n"
-         "      dip_verify_max_body 64k;\n" + extra +
-         "      proxy_set_header X-Verified $dip_verify_status;\n"
-         "      proxy_set_header X-Signer $dip_signer_subject;\n"
-         "      proxy_set_header X-Signer-Org $dip_signer_organization;\n"
-         "      proxy_pass http://127.0.0.1:" + std::to_string(upstream) + "/app;\n"
-         "    }\n";
-}
+using testing::VerifyLocation;
 
 class NginxVerifyTest : public ::testing::Test {
  protected:
@@ -349,9 +337,7 @@ TEST(NginxVerifyTls, MutualTlsRejectsUnknownClient) {
       "    ssl_client_certificate " + PkiFile("ca-bundle.pem") + ";\n"
       "    ssl_verify_client on;\n"
       "    ssl_verify_depth 2;\n"
-      "    location /webhook {\n      dip_verify on;\n"
-      "      dip_verify_trusted_certificate " + PkiFile("ca-bundle.pem") + ";\n"
-      "      dip_verify_crl " + PkiFile("crls.pem") + ";\n"
+      "    location /webhook {\n" + testing::DipVerifyTrust() +
       "      proxy_pass http://127.0.0.1:" + std::to_string(echo.port()) + "/app;\n    }\n  }\n");
   ASSERT_TRUE(nginx.started()) << nginx.start_output();
   std::string url = "https://localhost:" + std::to_string(port) + "/webhook";

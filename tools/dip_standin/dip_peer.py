@@ -77,6 +77,14 @@ def sign(args):
         print(f"{name}: {value}")
 
 
+def certificate_from_header(value):
+    """The certificate in an X-DIP-Signature-Certificate value: base64 of DER,
+    or base64 of PEM (as Postman and Go send it)."""
+    raw = base64.b64decode(value)
+    return (x509.load_pem_x509_certificate(raw) if raw.startswith(b"-----BEGIN")
+            else x509.load_der_x509_certificate(raw))
+
+
 def verify_message(method, url, headers, body):
     """Checks DIP headers (a dict with lower-case names) over a request.
     Returns (ok, why, signer subject)."""
@@ -87,9 +95,7 @@ def verify_message(method, url, headers, body):
     h = content_hash(body)
     if headers["x-dip-content-hash"] != h:
         return False, "content hash mismatch", ""
-    raw = base64.b64decode(headers["x-dip-signature-certificate"])
-    cert = (x509.load_pem_x509_certificate(raw) if raw.startswith(b"-----BEGIN")
-            else x509.load_der_x509_certificate(raw))
+    cert = certificate_from_header(headers["x-dip-signature-certificate"])
     message = f"{method.upper()};{url.lower()};{headers['x-dip-signature-date']};{h}".encode()
     sig = base64.b64decode(headers["x-dip-signature"])
     key = cert.public_key()

@@ -44,7 +44,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dip_peer import signature_headers, verify_message  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from dip_peer import certificate_from_header, signature_headers, verify_message  # noqa: E402
 
 
 class ChainChecker:
@@ -88,12 +89,7 @@ def verify(server, method, url, headers, body):
     except Exception as e:  # malformed base64, certificate or signature
         return False, f"malformed DIP headers: {e}", ""
     if ok and server.chain:
-        import base64
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-        raw = base64.b64decode(lower["x-dip-signature-certificate"])
-        cert = (x509.load_pem_x509_certificate(raw) if raw.startswith(b"-----BEGIN")
-                else x509.load_der_x509_certificate(raw))
+        cert = certificate_from_header(lower["x-dip-signature-certificate"])
         ok, why = server.chain.check(cert.public_bytes(serialization.Encoding.PEM))
     return ok, why, signer
 
