@@ -28,6 +28,16 @@ std::string_view ToString(Reason reason) {
     case Reason::kWeakKey: return "weak_key";
     case Reason::kWrongEnvironment: return "wrong_environment";
     case Reason::kSignerNotAllowed: return "signer_not_allowed";
+    case Reason::kInvalidJson: return "invalid_json";
+    case Reason::kNotMessageArray: return "not_message_array";
+    case Reason::kMissingEnvelope: return "missing_envelope";
+    case Reason::kUnknownInterface: return "unknown_interface";
+    case Reason::kChannelMismatch: return "channel_mismatch";
+    case Reason::kUnknownEventCode: return "unknown_event_code";
+    case Reason::kUnsupportedSchemaVersion: return "unsupported_schema_version";
+    case Reason::kEnvironmentTagMismatch: return "environment_tag_mismatch";
+    case Reason::kBadSenderUniqueReference: return "bad_sender_unique_reference";
+    case Reason::kSchemaInvalid: return "schema_invalid";
     case Reason::kInternalError: return "internal_error";
   }
   return "internal_error";

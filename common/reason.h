@@ -37,6 +37,17 @@ enum class Reason {
   kWeakKey,                   // RSA < 2048 bits or an EC curve other than P-256
   kWrongEnvironment,          // CN prefix is not the configured environment
   kSignerNotAllowed,          // signer not on the configured allow-list
+  // -- the DIP message (common/dip/): the body, its envelope, its schema
+  kInvalidJson,               // the body is not JSON
+  kNotMessageArray,           // not a DIP message array [{"payload": {...}}, ...]
+  kMissingEnvelope,           // no CommonBlock.S0.interfaceID in a message
+  kUnknownInterface,          // interfaceID is not a channel of the loaded spec
+  kChannelMismatch,           // interfaceID differs from the channel it was sent on
+  kUnknownEventCode,          // eventCode missing or not defined for the interface
+  kUnsupportedSchemaVersion,  // schemaVersion not one the interface's schema accepts
+  kEnvironmentTagMismatch,    // S1.environmentTag is not the configured environment
+  kBadSenderUniqueReference,  // S1.senderUniqueReference fails its pattern or length
+  kSchemaInvalid,             // the payload fails its interface's JSON schema
   // -- ours, not the sender's
   kInternalError,             // resource or configuration failure on our side
 };

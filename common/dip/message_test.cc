@@ -1,0 +1,149 @@
+#include "common/dip/message.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/fixtures.h"
+
+namespace dipgate::dip {
+namespace {
+
+std::string Payload(const std::string& interface_id = "IF-033") {
+  return R"({"CommonBlock":{"S0":{"interfaceID":")" + interface_id +
+         R"(","schemaVersion":"011","eventCode":"[MSAppSPRequest]"},)"
+         R"("S1":{"environmentTag":"DEV","senderUniqueReference":"S-033-0123456789-SUP-20250101-1a",)"
+         R"("senderTimestamp":"2022-12-31T06:05:45+00:00","senderDIPID":"8795183096",)"
+         R"("senderRoleID":"REGS","senderCorrelationID":"c-1","DIPConnectionProviderID":null,"subText":null},)"
+         R"("M0":{"MPANCore":"1234567890123","distributorDIPID":"1009012345","GSPGroupID":"_K"},)"
+         R"("A0":{"primaryRecipients":["0140321855"],"secondaryRecipients":["1"],"always":[]},)"
+         R"("D0":{"transactionID":"T-1","publicationID":"PUB-033","replayIndicator":true}},)"
+         R"("CustomBlock":{}})";
+}
+
+TEST(MessageArray, ReadsEveryEnvelopeField) {
+  auto a = MessageArray::Parse("[{\"payload\":" + Payload() + "}]");
+  ASSERT_TRUE(a.ok()) << a.error().detail;
+  ASSERT_EQ(a->messages().size(), 1u);
+  EXPECT_EQ(a->form(), BodyForm::kArray);
+  const Envelope& e = a->messages()[0].envelope;
+  EXPECT_EQ(e.interface_id, "IF-033");
+  EXPECT_EQ(e.event_code, "[MSAppSPRequest]");
+  EXPECT_EQ(e.schema_version, "011");
+  EXPECT_EQ(e.environment_tag, "DEV");
+  EXPECT_EQ(e.sender_unique_reference, "S-033-0123456789-SUP-20250101-1a");
+  EXPECT_EQ(e.sender_timestamp, "2022-12-31T06:05:45+00:00");
+  EXPECT_EQ(e.sender_dip_id, "8795183096");
+  EXPECT_EQ(e.sender_role_id, "REGS");
+  EXPECT_EQ(e.sender_correlation_id, "c-1");
+  EXPECT_EQ(e.connection_provider_id, "");  // null
+  EXPECT_EQ(e.mpan_core, "1234567890123");
+  EXPECT_EQ(e.primary_recipients, std::vector<std::string>{"0140321855"});
+  EXPECT_EQ(e.secondary_recipients, std::vector<std::string>{"1"});
+  EXPECT_TRUE(e.always_recipients.empty());
+  EXPECT_TRUE(e.has_d0);
+  EXPECT_EQ(e.transaction_id, "T-1");
+  EXPECT_EQ(e.publication_id, "PUB-033");
+  ASSERT_TRUE(e.replay_indicator.has_value());
+  EXPECT_TRUE(*e.replay_indicator);
+  EXPECT_EQ(a->messages()[0].pointer, "/0/payload");
+}
+
+TEST(MessageArray, SeveralMessagesKeepTheirOrderAndPointers) {
+  auto a = MessageArray::Parse("[{\"payload\":" + Payload("IF-001") + "},{\"payload\":" +
+                               Payload("IF-002") + "},{\"payload\":" + Payload("IF-003") + "}]");
+  ASSERT_TRUE(a.ok()) << a.error().detail;
+  ASSERT_EQ(a->messages().size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(a->messages()[i].index, i);
+    EXPECT_EQ(a->messages()[i].envelope.interface_id, "IF-00" + std::to_string(i + 1));
+    EXPECT_EQ(a->messages()[i].pointer, "/" + std::to_string(i) + "/payload");
+  }
+  // Moving the array keeps the payload pointers valid.
+  MessageArray moved = std::move(*a);
+  EXPECT_EQ(moved.PayloadJson(2).find("\"IF-003\"") != std::string::npos, true);
+}
+
+TEST(MessageArray, BarePayloadAndSingleMessageAreWrappedOnlyWhenAllowed) {
+  auto strict = MessageArray::Parse(Payload());
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(strict.reason(), Reason::kNotMessageArray);
+
+  ParseOptions lenient;
+  lenient.allow_bare_payload = true;
+  auto bare = MessageArray::Parse(Payload(), lenient);
+  ASSERT_TRUE(bare.ok()) << bare.error().detail;
+  EXPECT_EQ(bare->form(), BodyForm::kPayload);
+  EXPECT_EQ(bare->messages()[0].pointer, "");
+  auto wrapped = MessageArray::Parse(bare->ArrayJson());
+  ASSERT_TRUE(wrapped.ok()) << wrapped.error().detail;
+  EXPECT_EQ(wrapped->form(), BodyForm::kArray);
+  EXPECT_EQ(wrapped->messages()[0].envelope.mpan_core, "1234567890123");
+
+  auto single = MessageArray::Parse("{\"payload\":" + Payload() + "}", lenient);
+  ASSERT_TRUE(single.ok()) << single.error().detail;
+  EXPECT_EQ(single->form(), BodyForm::kMessage);
+  EXPECT_EQ(single->messages()[0].pointer, "/payload");
+  auto rewrapped = MessageArray::Parse(single->ArrayJson());
+  ASSERT_TRUE(rewrapped.ok());
+  EXPECT_EQ(rewrapped->messages()[0].envelope.interface_id, "IF-033");
+}
+
+TEST(MessageArray, FieldNamesInAnotherCaseAreRead) {
+  // The DIP does not enforce field-name capitalisation on ingress; the
+  // spec's own examples write InterfaceID and interfaceId.
+  std::string p = Payload();
+  p.replace(p.find("interfaceID"), 11, "InterfaceID");
+  auto a = MessageArray::Parse("[{\"payload\":" + p + "}]");
+  ASSERT_TRUE(a.ok()) << a.error().detail;
+  EXPECT_EQ(a->messages()[0].envelope.interface_id, "IF-033");
+}
+
+struct Bad {
+  const char* body;
+  Reason reason;
+  const char* words;  // part of the detail
+};
+
+TEST(MessageArray, RefusesWhatIsNotAMessageArrayWithTheReason) {
+  std::string deep(100, '[');
+  const Bad cases[] = {
+      {"", Reason::kInvalidJson, "offset 0"},
+      {"[{\"payload\":{}}", Reason::kInvalidJson, "offset"},
+      {"[] []", Reason::kInvalidJson, "root"},
+      {"[]", Reason::kNotMessageArray, "empty"},
+      {"\"text\"", Reason::kNotMessageArray, "neither"},
+      {"[1]", Reason::kNotMessageArray, "message 0"},
+      {"[{\"pay\":{}}]", Reason::kNotMessageArray, "\"payload\""},
+      {"[{\"payload\":[]}]", Reason::kNotMessageArray, "not an object"},
+      {"[{\"payload\":{}}]", Reason::kMissingEnvelope, "CommonBlock"},
+      {"[{\"payload\":{\"CommonBlock\":{}}}]", Reason::kMissingEnvelope, "S0"},
+      {"[{\"payload\":{\"CommonBlock\":{\"S0\":{\"interfaceID\":7}}}}]", Reason::kMissingEnvelope,
+       "interfaceID"},
+      {deep.c_str(), Reason::kInvalidJson, "nests deeper"},
+  };
+  for (const Bad& c : cases) {
+    auto a = MessageArray::Parse(c.body);
+    ASSERT_FALSE(a.ok()) << c.body;
+    EXPECT_EQ(a.reason(), c.reason) << c.body << ": " << a.error().detail;
+    EXPECT_NE(a.error().detail.find(c.words), std::string::npos) << a.error().detail;
+  }
+  // The failing message is named.
+  auto second = MessageArray::Parse("[{\"payload\":" + Payload() + "},{\"payload\":{}}]");
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().detail.find("message 1"), std::string::npos);
+}
+
+TEST(MessageArray, MessageCountIsBounded) {
+  std::string body = "[";
+  for (int i = 0; i < 5; ++i) body += (i ? ",{\"payload\":" : "{\"payload\":") + Payload() + "}";
+  body += "]";
+  ParseOptions o;
+  o.max_messages = 4;
+  auto a = MessageArray::Parse(body, o);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.reason(), Reason::kNotMessageArray);
+  o.max_messages = 5;
+  EXPECT_TRUE(MessageArray::Parse(body, o).ok());
+}
+
+}  // namespace
+}  // namespace dipgate::dip
