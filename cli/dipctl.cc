@@ -1,4 +1,4 @@
-// dipctl: the operator's tool for DIP message signing.
+// dipctl: the operator's tool for DIP message signing and the DIP's API.
 //
 //   dipctl sign     headers (or a ready curl command) for a body, method, URL
 //   dipctl verify   check headers + body against the trusted DIP CA
@@ -6,6 +6,8 @@
 //                   validity, chain status
 //   dipctl pki      create a test PKI shaped like the DIP CA
 //   dipctl csr      a key and a CSR with the subject fields of CoCo Table 4
+//   dipctl validate / send / pubconfig / replay / requeue / statusmessage:
+//                   the DIP's API (cli/dip_api_commands.cc)
 //
 // Exit codes: 0 success, 1 rejected (verify/inspect found a fault),
 // 2 usage error, 3 could not run (unreadable file, bad configuration).
@@ -19,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli.h"
 #include "common/base64.h"
 #include "common/canonical.h"
 #include "common/certificate.h"
@@ -30,14 +33,11 @@
 #include "common/signer.h"
 #include "common/trust_store.h"
 #include "common/verifier.h"
+#include "transport/https.h"
 
 namespace dipgate {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitRejected = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitError = 3;
 constexpr int64_t kDayMs = 86400000;
 
 const char kUsage[] = R"(usage: dipctl <command> [options]
@@ -53,6 +53,26 @@ commands:
   csr      --key-out FILE --csr-out FILE --cn energydip-<env>.<domain> --org O
            --city C --state S --country GB [--key-type rsa|ec]
 
+the DIP's API (docs/dip-api.md):
+  validate --body FILE|- [--channel IF-033] [--env prod|nonprod|any] [--schemas DIR]
+           [--format text|json]                 offline, like the DIP's /validate
+  send     --body FILE|- [--channel IF-033] [--no-validate] call
+           POST {url}/dip-channel/{channel}; exit 0 only if every message is MSG0000
+  pubconfig (--channel IF-033 | --status-messages) --recipient DIPID
+           (--callback-url URL [--max-message-count N] [--max-payload-size KB] | --delete) call
+  replay   --channel IF-033 --recipient DIPID --from DATETIME --to DATETIME
+           [--event-code "[Event]"] [--mpan MPAN] [--version 011] [--transaction-id ID]...
+           [--out FILE] call
+  requeue  (as replay) call
+  statusmessage --body FILE call               POST {url}/statusmessage
+
+call:      --url https://dip.example identity [--api-key KEY | --api-key-file FILE]
+           --server-ca FILE [--client-cert FILE --client-key FILE
+           [--client-key-passphrase-file FILE]] [--tls-min 1.2|1.3] [--no-http2]
+           [--timeout SECONDS] [--format text|json] [--schemas DIR]
+           DATETIME is as the DIP writes it: 2026-11-30T00:00:00+00:00. Schemas come
+           from --schemas, $DIPGATE_SCHEMAS or /usr/share/dipgate/schemas.
+
 identity:  --cert FILE --key FILE [--passphrase-file FILE]  |  --pkcs12 FILE --passphrase-file FILE
 trust:     --ca FILE... [--crl FILE...] [--no-revocation] [--allow-expired-crl]
            [--env prod|nonprod|any]
@@ -61,91 +81,14 @@ Headers files hold "Name: value" lines, as `dipctl sign` or `curl -D` write them
 Exit codes: 0 ok, 1 rejected, 2 usage error, 3 could not run.
 )";
 
-class Args {
- public:
-  // Parses "--name value" and bare "--flag" options; `flags` lists the bare
-  // ones.
-  bool Parse(int argc, char** argv, const std::vector<std::string>& flags, std::string* error) {
-    for (int i = 0; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a.rfind("--", 0) != 0) {
-        *error = "unexpected argument '" + a + "'";
-        return false;
-      }
-      std::string name = a.substr(2);
-      if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
-        values_[name].push_back("1");
-        continue;
-      }
-      if (i + 1 >= argc) {
-        *error = "option --" + name + " needs a value";
-        return false;
-      }
-      values_[name].push_back(argv[++i]);
-    }
-    return true;
-  }
-  std::string Get(const std::string& name, const std::string& fallback = "") const {
-    auto it = values_.find(name);
-    return it == values_.end() ? fallback : it->second.back();
-  }
-  std::vector<std::string> All(const std::string& name) const {
-    auto it = values_.find(name);
-    return it == values_.end() ? std::vector<std::string>{} : it->second;
-  }
-  bool Has(const std::string& name) const { return values_.count(name) != 0; }
-  // Names not in `known`, for a clear error.
-  std::string Unknown(const std::vector<std::string>& known) const {
-    for (const auto& [name, v] : values_) {
-      if (std::find(known.begin(), known.end(), name) == known.end()) return name;
-    }
-    return {};
-  }
-
- private:
-  std::map<std::string, std::vector<std::string>> values_;
-};
+}  // namespace
 
 int Usage(const std::string& message) {
   std::cerr << "dipctl: " << message << "\n\n" << kUsage;
   return kExitUsage;
 }
 
-int Fail(const std::string& message) {
-  std::cerr << "dipctl: " << message << "\n";
-  return kExitError;
-}
-
-bool ReadInput(const std::string& path, std::string* out) {
-  if (path == "-") {
-    std::stringstream ss;
-    ss << std::cin.rdbuf();
-    *out = ss.str();
-    return true;
-  }
-  return ReadWholeFile(path, out);
-}
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// --date or the wall clock.
-bool Now(const Args& args, UnixMillis* now, std::string* error) {
-  if (!args.Has("date")) {
-    *now = WallClockMillis();
-    return true;
-  }
-  auto t = ParseSignatureDate(args.Get("date"));
-  if (!t) {
-    *error = "--date '" + args.Get("date") + "' is not an ISO 8601 UTC time";
-    return false;
-  }
-  *now = *t;
-  return true;
-}
+namespace {
 
 const std::vector<std::string> kTrustOptions = {"ca", "crl", "no-revocation",
                                                 "allow-expired-crl", "env"};
@@ -552,6 +495,7 @@ int main(int argc, char** argv) {
     std::cout << dipgate::kUsage;
     return 0;
   }
+  dipgate::transport::InitHttp();
   int rest_argc = argc - 2;
   char** rest = argv + 2;
   if (cmd == "sign") return dipgate::Sign(rest_argc, rest);
@@ -559,5 +503,11 @@ int main(int argc, char** argv) {
   if (cmd == "inspect") return dipgate::Inspect(rest_argc, rest);
   if (cmd == "pki") return dipgate::Pki(rest_argc, rest);
   if (cmd == "csr") return dipgate::Csr(rest_argc, rest);
+  if (cmd == "validate") return dipgate::ValidateCommand(rest_argc, rest);
+  if (cmd == "send") return dipgate::SendCommand(rest_argc, rest);
+  if (cmd == "pubconfig") return dipgate::PubconfigCommand(rest_argc, rest);
+  if (cmd == "replay") return dipgate::ReplayCommand(rest_argc, rest, false);
+  if (cmd == "requeue") return dipgate::ReplayCommand(rest_argc, rest, true);
+  if (cmd == "statusmessage") return dipgate::StatusMessageCommand(rest_argc, rest);
   return dipgate::Usage("unknown command '" + cmd + "'");
 }

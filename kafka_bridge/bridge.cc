@@ -48,6 +48,7 @@ struct Signing {
   std::map<std::string, std::string> by_dip_id;  // senderDIPID -> identity name
   uint64_t generation = 0;
   UnixMillis earliest_expiry = INT64_MAX;
+  transport::TlsSettings tls;  // read with the identities, so a reload re-reads them
 };
 
 struct Pending {
@@ -118,6 +119,12 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
       }
       for (const auto& d : ic.dip_ids) s->by_dip_id[d] = ic.source.name;
     }
+    auto settings = LoadTls(config);
+    if (!settings) {
+      *error = "tls: " + settings.error().detail;
+      return false;
+    }
+    s->tls = std::move(*settings);
     if (!config.client_certificate.empty()) {
       auto tls = LoadCertificates(config.client_certificate);
       if (!tls) {
@@ -443,7 +450,7 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
       s = signing;
     }
     if (s->generation != w.generation || !w.client) {
-      w.client = std::make_unique<DipClient>(config);
+      w.client = std::make_unique<DipClient>(s->tls);
       w.signers.clear();
       w.generation = s->generation;
     }
@@ -592,7 +599,7 @@ Metrics& Bridge::metrics() { return impl_->metrics; }
 bool Bridge::CheckIdentities(std::string* error) { return impl_->LoadSigning(0, error); }
 
 bool Bridge::Start(std::string* error) {
-  InitHttp();
+  transport::InitHttp();
   if (!impl_->LoadSigning(1, error) || !impl_->CreateKafka(error)) return false;
   if (!impl_->config.metrics_listen.empty() &&
       !impl_->metrics.Serve(impl_->config.metrics_listen, error)) {

@@ -1,6 +1,5 @@
 #include "kafka_bridge/dip_client.h"
 
-#include "common/files.h"
 
 namespace dipgate::bridge {
 namespace {
@@ -16,33 +15,23 @@ size_t Collect(char* data, size_t size, size_t n, void* user) {
 
 }  // namespace
 
-void InitHttp() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+Result<transport::TlsSettings> LoadTls(const Config& c) {
+  transport::TlsOptions o;
+  o.ca_file = c.ca_file;
+  o.client_certificate = c.client_certificate;
+  o.client_key = c.client_key;
+  o.client_key_passphrase_file = c.client_key_passphrase_file;
+  o.min_version = c.tls_min_version;
+  o.http2 = c.http2;
+  o.connect_timeout_ms = static_cast<long>(c.connect_timeout_ms);
+  o.request_timeout_ms = static_cast<long>(c.request_timeout_ms);
+  return transport::LoadTls(o);
+}
 
-DipClient::DipClient(const Config& c) : curl_(curl_easy_init()) {
+DipClient::DipClient(const transport::TlsSettings& tls) : curl_(curl_easy_init()) {
   CURL* h = curl_.get();
   if (h == nullptr) return;
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(c.connect_timeout_ms));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(c.request_timeout_ms));
-  curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
-                   c.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(h, CURLOPT_SSLVERSION,
-                   c.tls_min_version == "1.3" ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  // The DIP CA only: no system bundle, no system directory.
-  if (!c.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, c.ca_file.c_str());
-  curl_easy_setopt(h, CURLOPT_CAPATH, nullptr);
-  if (!c.client_certificate.empty()) {
-    curl_easy_setopt(h, CURLOPT_SSLCERT, c.client_certificate.c_str());
-    curl_easy_setopt(h, CURLOPT_SSLKEY, c.client_key.c_str());
-  }
-  if (!c.client_key_passphrase_file.empty() &&
-      ReadFirstLine(c.client_key_passphrase_file, &key_passphrase_)) {
-    curl_easy_setopt(h, CURLOPT_KEYPASSWD, key_passphrase_.c_str());
-  }
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  transport::ApplyTls(h, tls);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
 }
 
@@ -84,9 +73,6 @@ HttpReply DipClient::Post(const std::string& url, const std::string& body,
   if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
     reply.retry_after_ms = static_cast<int64_t>(retry_after) * 1000;
   }
-  long connects = 0;
-  curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-  reply.reused_connection = connects == 0;
   reply.excerpt = std::move(answer);
   return reply;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kafka_bridge/config.h"
+#include "transport/https.h"
 
 namespace dipgate::bridge {
 
@@ -22,12 +23,11 @@ struct HttpReply {
   std::string error;            // curl's message on transport errors
   std::string excerpt;          // the first 512 bytes of the answer
   int64_t retry_after_ms = -1;  // from Retry-After, if any
-  bool reused_connection = false;
 };
 
 class DipClient {
  public:
-  explicit DipClient(const Config& config);
+  explicit DipClient(const transport::TlsSettings& tls);
   DipClient(const DipClient&) = delete;
   DipClient& operator=(const DipClient&) = delete;
 
@@ -39,11 +39,11 @@ class DipClient {
     void operator()(CURL* c) const { curl_easy_cleanup(c); }
   };
   std::unique_ptr<CURL, CurlDeleter> curl_;
-  std::string key_passphrase_;
 };
 
-// Call once before threads start (libcurl's global init is not thread-safe).
-void InitHttp();
+// The transport settings of the bridge's configuration (tls.*, timeouts,
+// http2), files read: internal_error naming an unreadable file.
+Result<transport::TlsSettings> LoadTls(const Config& config);
 
 }  // namespace dipgate::bridge
 

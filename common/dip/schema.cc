@@ -156,6 +156,17 @@ bool EqualsFolded(std::string_view a, std::string_view b) {
 
 SchemaSet::~SchemaSet() = default;
 
+Result<std::unique_ptr<SchemaSet::Compiled>> SchemaSet::Compile(const std::string& path,
+                                                               const std::string& name) {
+  auto json = ReadJson(path);
+  if (!json) return json.error();
+  auto compiled = std::make_unique<Compiled>();
+  compiled->name = name;
+  compiled->json = std::move(*json);
+  compiled->schema = std::make_unique<rapidjson::SchemaDocument>(compiled->json);
+  return Result<std::unique_ptr<Compiled>>(std::move(compiled));
+}
+
 Result<std::shared_ptr<const SchemaSet>> SchemaSet::Load(const std::string& directory) {
   auto index = ReadJson(directory + "/index.json");
   if (!index) {
@@ -192,17 +203,17 @@ Result<std::shared_ptr<const SchemaSet>> SchemaSet::Load(const std::string& dire
       }
       for (const std::string& name : e.schemas) {
         if (set->schemas_.count(name)) continue;
-        std::string path = directory + "/payload/" + name + ".json";
-        auto json = ReadJson(path);
-        if (!json) return json.error();
-        auto compiled = std::make_unique<Compiled>();
-        compiled->name = name;
-        compiled->json = std::move(*json);
-        compiled->schema = std::make_unique<rapidjson::SchemaDocument>(compiled->json);
-        set->schemas_.emplace(name, std::move(compiled));
+        auto compiled = Compile(directory + "/payload/" + name + ".json", name);
+        if (!compiled) return compiled.error();
+        set->schemas_.emplace(name, std::move(*compiled));
       }
       table.emplace(ev.name.GetString(), std::move(e));
     }
+  }
+  for (const std::string& name : Texts(Keyword(&root, "api"))) {
+    auto compiled = Compile(directory + "/api/" + name + ".json", name);
+    if (!compiled) return compiled.error();
+    set->api_.emplace(name, std::move(*compiled));
   }
   if (set->schemas_.empty()) {
     return Error{Reason::kInternalError, directory + "/index.json lists no schema"};
@@ -270,8 +281,10 @@ SchemaVerdict SchemaSet::Validate(const Message& message, const Expectations& ex
     std::vector<std::string> known;
     for (const auto& [code, unused] : iface->second) known.push_back(code);
     return fail(Reason::kUnknownEventCode, "/CommonBlock/S0/eventCode",
-                "eventCode '" + e.event_code + "' is not an event of " + e.interface_id +
-                    " (known: " + Join(known) + ")");
+                (e.event_code.empty() ? std::string("eventCode is missing or not a string")
+                                      : "eventCode '" + e.event_code + "' is not an event of " +
+                                            e.interface_id) +
+                    " (" + e.interface_id + " knows " + Join(known) + ")");
   }
   const Event& event = ev->second;
   if (!event.versions.empty() && std::find(event.versions.begin(), event.versions.end(),
@@ -305,6 +318,19 @@ SchemaVerdict SchemaSet::Validate(const MessageArray& array, const Expectations&
     if (!v.ok()) return v;
   }
   return v;
+}
+
+SchemaVerdict SchemaSet::ValidateApiBody(std::string_view name, const rapidjson::Value& body) const {
+  auto it = api_.find(name);
+  if (it == api_.end()) {
+    SchemaVerdict v;
+    v.reason = Reason::kInternalError;
+    v.detail = "the DIP schema set in " + directory_ + " has no API schema " + std::string(name);
+    return v;
+  }
+  Message whole;
+  whole.payload = &body;
+  return Check(*it->second, whole);
 }
 
 std::vector<std::string> EnvironmentTagsFor(std::string_view environment) {

@@ -77,6 +77,10 @@ class SchemaSet {
   SchemaVerdict Validate(const Message& message, const Expectations& expect = {}) const;
   // Checks every message, all or nothing: the first failure is the answer.
   SchemaVerdict Validate(const MessageArray& array, const Expectations& expect = {}) const;
+  // Checks a body of the API itself against api/`name`.json (WebhookConfig,
+  // MessageRequest, StandardResponseArray ...): schema_invalid with the
+  // pointer, internal_error when the set has no such schema.
+  SchemaVerdict ValidateApiBody(std::string_view name, const rapidjson::Value& body) const;
 
  private:
   struct Compiled;
@@ -86,12 +90,14 @@ class SchemaSet {
   };
   SchemaSet() = default;
   SchemaVerdict Check(const Compiled& schema, const Message& message) const;
+  static Result<std::unique_ptr<Compiled>> Compile(const std::string& path, const std::string& name);
 
   std::string directory_;
   std::string spec_version_;
   std::vector<std::string> channels_;
   std::map<std::string, std::map<std::string, Event, std::less<>>, std::less<>> interfaces_;
   std::map<std::string, std::unique_ptr<Compiled>, std::less<>> schemas_;
+  std::map<std::string, std::unique_ptr<Compiled>, std::less<>> api_;
 };
 
 // The environmentTag values that go with a certificate environment:

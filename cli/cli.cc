@@ -1,0 +1,46 @@
+#include "cli/cli.h"
+
+#include <iostream>
+#include <sstream>
+
+#include "common/files.h"
+
+namespace dipgate {
+
+int Fail(const std::string& message) {
+  std::cerr << "dipctl: " << message << "\n";
+  return kExitError;
+}
+
+bool ReadInput(const std::string& path, std::string* out) {
+  if (path == "-") {
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    *out = ss.str();
+    return true;
+  }
+  return ReadWholeFile(path, out);
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+
+bool Now(const Args& args, UnixMillis* now, std::string* error) {
+  if (!args.Has("date")) {
+    *now = WallClockMillis();
+    return true;
+  }
+  auto t = ParseSignatureDate(args.Get("date"));
+  if (!t) {
+    *error = "--date '" + args.Get("date") + "' is not an ISO 8601 UTC time";
+    return false;
+  }
+  *now = *t;
+  return true;
+}
+
+}  // namespace dipgate

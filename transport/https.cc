@@ -1,0 +1,123 @@
+#include "transport/https.h"
+
+#include <memory>
+
+#include "common/files.h"
+
+namespace dipgate::transport {
+namespace {
+
+struct Sink {
+  std::string* out;
+  size_t limit;
+};
+
+size_t Collect(char* data, size_t size, size_t n, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  size_t bytes = size * n;
+  if (sink->out->size() < sink->limit) {
+    sink->out->append(data, std::min(bytes, sink->limit - sink->out->size()));
+  }
+  return bytes;  // the rest is read and dropped
+}
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+}  // namespace
+
+Result<TlsSettings> LoadTls(const TlsOptions& o) {
+  if (o.min_version != "1.2" && o.min_version != "1.3") {
+    return Error{Reason::kInternalError,
+                 "TLS minimum version must be 1.2 or 1.3, not '" + o.min_version + "'"};
+  }
+  for (const auto& [what, path] : {std::pair<const char*, const std::string&>{"CA file", o.ca_file},
+                                   {"client certificate", o.client_certificate},
+                                   {"client key", o.client_key}}) {
+    std::string unused;
+    if (!path.empty() && !ReadWholeFile(path, &unused)) {
+      return Error{Reason::kInternalError, std::string("cannot read the TLS ") + what + " " + path};
+    }
+  }
+  if (o.client_certificate.empty() != o.client_key.empty()) {
+    return Error{Reason::kInternalError, "a TLS client certificate needs its key, and a key its certificate"};
+  }
+  TlsSettings s{o, ""};
+  if (!o.client_key_passphrase_file.empty() &&
+      !ReadFirstLine(o.client_key_passphrase_file, &s.key_passphrase)) {
+    return Error{Reason::kInternalError,
+                 "cannot read the TLS key passphrase file " + o.client_key_passphrase_file};
+  }
+  return s;
+}
+
+void ApplyTls(CURL* h, const TlsSettings& s) {
+  const TlsOptions& o = s.options;
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o.connect_timeout_ms);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o.request_timeout_ms);
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, o.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(h, CURLOPT_SSLVERSION,
+                   o.min_version == "1.3" ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  // The DIP CA only: no system bundle, no system directory.
+  if (!o.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str());
+  curl_easy_setopt(h, CURLOPT_CAPATH, nullptr);
+  if (!o.client_certificate.empty()) {
+    curl_easy_setopt(h, CURLOPT_SSLCERT, o.client_certificate.c_str());
+    curl_easy_setopt(h, CURLOPT_SSLKEY, o.client_key.c_str());
+  }
+  if (!s.key_passphrase.empty()) curl_easy_setopt(h, CURLOPT_KEYPASSWD, s.key_passphrase.c_str());
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+}
+
+void InitHttp() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+Reply Perform(const TlsSettings& tls, const std::string& method, const std::string& url,
+              const std::string& body, const HeaderList& headers, size_t max_answer) {
+  Reply reply;
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  if (!curl) {
+    reply.transport_error = true;
+    reply.error = "curl_easy_init failed";
+    return reply;
+  }
+  CURL* h = curl.get();
+  ApplyTls(h, tls);
+  curl_slist* raw = curl_slist_append(nullptr, "Content-Type: application/json");
+  raw = curl_slist_append(raw, "Expect:");
+  for (const auto& [name, value] : headers) raw = curl_slist_append(raw, (name + ": " + value).c_str());
+  std::unique_ptr<curl_slist, SlistDeleter> list(raw);
+  Sink sink{&reply.body, max_answer};
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "POST" || method == "PUT" || !body.empty()) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+  CURLcode rc = curl_easy_perform(h);
+  if (rc != CURLE_OK) {
+    reply.transport_error = true;
+    reply.error = error[0] ? error : curl_easy_strerror(rc);
+    return reply;
+  }
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
+  curl_off_t retry_after = 0;
+  if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
+    reply.retry_after_ms = static_cast<int64_t>(retry_after) * 1000;
+  }
+  return reply;
+}
+
+}  // namespace dipgate::transport

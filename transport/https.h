@@ -1,0 +1,65 @@
+// HTTPS to the DIP with libcurl, shared by dipctl and the Kafka bridge:
+// mutual TLS (TLS 1.2 minimum, 1.3 on request), the DIP CA only (never the
+// system store), HTTP/2 when the server offers it; and one-shot requests
+// for the command line.
+#ifndef DIPGATE_TRANSPORT_HTTPS_H_
+#define DIPGATE_TRANSPORT_HTTPS_H_
+
+#include <curl/curl.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace dipgate::transport {
+
+struct TlsOptions {
+  std::string ca_file;                     // the server's CA bundle (PEM)
+  std::string client_certificate;          // mTLS client certificate (PEM), optional
+  std::string client_key;                  // its key (PEM)
+  std::string client_key_passphrase_file;  // first line is the key's passphrase
+  std::string min_version = "1.2";         // "1.2" or "1.3"
+  bool http2 = true;
+  long connect_timeout_ms = 10000;
+  long request_timeout_ms = 30000;
+};
+
+// Options checked and files read once, at start.
+struct TlsSettings {
+  TlsOptions options;
+  std::string key_passphrase;
+};
+
+// internal_error naming the file or option when a file is unreadable or an
+// option invalid: a passphrase file that cannot be read fails here, not as
+// endless handshake failures later.
+Result<TlsSettings> LoadTls(const TlsOptions& options);
+
+// Sets the TLS, HTTP version and timeout options of an easy handle (curl
+// copies the strings).
+void ApplyTls(CURL* handle, const TlsSettings& settings);
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct Reply {
+  long status = 0;              // 0 when no HTTP answer arrived
+  bool transport_error = false;
+  std::string error;            // curl's message on transport errors
+  std::string body;             // the answer, up to the caller's limit
+  int64_t retry_after_ms = -1;  // from Retry-After, if any
+};
+
+// Call once before threads start (libcurl's global init is not thread-safe).
+void InitHttp();
+
+// One request on a fresh connection (dipctl). `body` is sent with POST
+// and PUT (even when empty) and with any method when not empty. Up to `max_answer` bytes of
+// the answer are kept.
+Reply Perform(const TlsSettings& tls, const std::string& method, const std::string& url,
+              const std::string& body, const HeaderList& headers, size_t max_answer = 1 << 20);
+
+}  // namespace dipgate::transport
+
+#endif  // DIPGATE_TRANSPORT_HTTPS_H_
