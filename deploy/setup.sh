@@ -15,6 +15,8 @@ PACKAGES=(
   nginx nginx-dev
   # independent peers used by the tests, and tools
   openssl python3 python3-cryptography nodejs curl ca-certificates procps
+  # the DIP sandbox (tools/dip_standin): the DIP spec's YAML and its schemas
+  python3-yaml python3-jsonschema
   # deploy examples checked by the tests (log rotation)
   logrotate
   # benchmarks and fuzzing

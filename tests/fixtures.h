@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "common/canonical.h"
+#include "common/signer.h"
 #include "common/trust_store.h"
+#include "common/verifier.h"
 
 namespace dipgate::testing {
 
@@ -38,15 +40,6 @@ std::shared_ptr<TrustStore> PkiTrust(Environment env = Environment::kNonProd);
 // Runfile path of a file in this repository (e.g. "tests/vectors/...").
 std::string Runfile(const std::string& path);
 
-}  // namespace dipgate::testing
-
-#endif  // DIPGATE_TESTS_FIXTURES_H_
-
-#include "common/signer.h"
-#include "common/verifier.h"
-
-namespace dipgate::testing {
-
 // The identity whose certificate and key are PkiFile(name + ".pem"/".key").
 std::shared_ptr<const SigningIdentity> PkiIdentity(const std::string& name);
 
@@ -61,3 +54,5 @@ SignedMessage SignWith(const std::string& identity, const std::string& method,
                        const std::string& url, const std::string& body, UnixMillis now);
 
 }  // namespace dipgate::testing
+
+#endif  // DIPGATE_TESTS_FIXTURES_H_

@@ -22,6 +22,8 @@ void ReplaceAll(std::string* s, const std::string& from, const std::string& to) 
   }
 }
 
+}  // namespace
+
 bool WaitFor(const std::function<bool()>& ready, int ms) {
   for (int waited = 0; waited < ms; waited += 20) {
     if (ready()) return true;
@@ -29,8 +31,6 @@ bool WaitFor(const std::function<bool()>& ready, int ms) {
   }
   return ready();
 }
-
-}  // namespace
 
 std::string NginxCommand() {
   // A module built with sanitizers (bazel test --config=asan) loads into the

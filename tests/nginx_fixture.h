@@ -5,6 +5,7 @@
 #ifndef DIPGATE_TESTS_NGINX_FIXTURE_H_
 #define DIPGATE_TESTS_NGINX_FIXTURE_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,9 @@
 namespace dipgate::testing {
 
 int FreePort();
+
+// Polls `ready` every 20 ms for up to `ms`; its last answer.
+bool WaitFor(const std::function<bool()>& ready, int ms);
 
 // How to run nginx: the stock binary, with the sanitizer runtimes preloaded
 // when the module was built with --config=asan.

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(base64 date certificate_header verify envelope bridge_config)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(base64 date certificate_header verify envelope bridge_config message_array schema)
 command -v clang++ >/dev/null || { echo "clang++ is needed: apt-get install clang libclang-rt-14-dev"; exit 1; }
 
 OUT=${DIPGATE_FUZZ_DIR:-/tmp/dipgate-fuzz}
@@ -20,13 +20,22 @@ CORE=$(ls common/*.cc | grep -v _test.cc | grep -v pki.cc)
 # null pointer in internal/stack.h (Reserve) on every parse, which UBSan
 # reports before any of our code runs; newer RapidJSON releases fixed it.
 FLAGS=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize=pointer-overflow
-       -fno-sanitize-recover=undefined -I.)
+       -fno-sanitize-recover=undefined -DRAPIDJSON_SCHEMA_USE_INTERNALREGEX=0 -I. -I"$OUT/gen")
+# The DIP protocol half of the core, its generated response-code table and
+# the schemas it validates against (third_party/dip_api/convert.py).
+DIP=(common/dip/message.cc common/dip/schema.cc common/dip/codes.cc common/dip/response.cc)
+mkdir -p "$OUT/gen/third_party/dip_api"
+/usr/bin/python3 third_party/dip_api/convert.py --spec third_party/dip_api \
+    --codes-inc "$OUT/gen/third_party/dip_api/response_codes.inc"
+/usr/bin/python3 third_party/dip_api/convert.py --spec third_party/dip_api --out "$OUT/schemas"
+export DIPGATE_SCHEMAS="$OUT/schemas"
 for t in "${TARGETS[@]}"; do
   extra=()
   case "$t" in
     verify) extra=(common/pki.cc) ;;
     envelope) extra=(kafka_bridge/envelope.cc) ;;
     bridge_config) extra=(kafka_bridge/config.cc) ;;
+    message_array|schema) extra=("${DIP[@]}") ;;
   esac
   echo "== $t: building"
   clang++ "${FLAGS[@]}" "tests/fuzz/fuzz_$t.cc" $CORE "${extra[@]}" -lssl -lcrypto -o "$OUT/fuzz_$t"

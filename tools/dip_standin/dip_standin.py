@@ -22,12 +22,24 @@ It is independent of dipgate: signatures are made and checked with Python's
       status and the answer; exits 0 on 2xx. --tamper changes one byte of
       the body after signing, to see a receiver refuse it.
 
+  On the DIP API paths (/dip-channel/..., /statusmessage..., /validate/...)
+  serve is the DIP sandbox (dip_sandbox.py): API keys, signatures, schema
+  validation against the DIP's OpenAPI spec (dip_spec.py), StandardResponse
+  answers, webhook configuration and signed callbacks with retries
+  (dip_egress.py), replay, requeue, status messages and validation
+  endpoints, each outcome a JSON line in --outcomes. Its options: --spec,
+  --api-key, --environment, --max-body, --rate, --latency, --outcomes,
+  --dip-cert/--dip-key, --callback-ca, --callback-client-cert/-key,
+  --retry-schedule, --batch-linger, --callback-timeout, --dip-mpo
+  (docs/dip-standin.md).
+
 Test options of serve: --accept-all answers 200 whatever it finds (an echo
 upstream); paths /status/<code> answer with that code; --behaviour-file
 scripts the next answers (an HTTP code, "slow MS" or "reset", each for N
 requests); --record appends every accepted request (2xx) as a JSON line.
-Each answer is JSON: {"verified", "why", "method", "path", "api_key",
-"content_hash", "body_sha256", "connection_requests", "signer", "headers"}.
+Outside the DIP API paths each answer is JSON: {"verified", "why", "method",
+"path", "api_key", "content_hash", "body_sha256", "connection_requests",
+"signer", "headers"}.
 """
 import argparse
 import hashlib
@@ -46,6 +58,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from dip_peer import certificate_from_header, signature_headers, verify_message  # noqa: E402
+
+
+def is_dip_path(path):
+    """The DIP API paths (the sandbox's); every other path is the stand-in's."""
+    p = path.split("?", 1)[0].lower()
+    return (p.startswith("/dip-channel/") or p == "/statusmessage"
+            or p.startswith("/statusmessage/") or p.startswith("/validate/"))
+
+
+def default_spec_dir():
+    """third_party/dip_api of the tree this file is in (a checkout or Bazel
+    runfiles: <root>/tools/dip_standin/dip_standin.py)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.join(os.path.dirname(os.path.dirname(here)), "third_party", "dip_api")
 
 
 class ChainChecker:
@@ -124,7 +150,20 @@ class Handler(BaseHTTPRequestHandler):
             os.replace(path + ".tmp", path)
             return step
 
+    def record(self, ok, why, signer, body):
+        """--record: one JSON line per accepted (2xx) request."""
+        with self.server.lock:
+            with open(self.server.record_file, "a") as f:
+                cert = self.headers.get("X-DIP-Signature-Certificate") or ""
+                f.write(json.dumps({"verified": ok, "why": why, "path": self.path,
+                                    "signer": signer,
+                                    "cert_sha256": hashlib.sha256(cert.encode()).hexdigest(),
+                                    "api_key": self.headers.get("X-API-KEY"),
+                                    "body": body.decode("utf-8", "replace")}) + "\n")
+
     def handle_any(self):
+        if is_dip_path(self.path):
+            return self.handle_dip()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         step = self.behaviour()
@@ -149,14 +188,7 @@ class Handler(BaseHTTPRequestHandler):
             print(f"{self.command} {self.path} -> {status} "
                   f"{'verified' if ok else 'REJECTED: ' + why} signer=\"{signer}\"", flush=True)
         if self.server.record_file and status < 300:
-            with self.server.lock:
-                with open(self.server.record_file, "a") as f:
-                    cert = self.headers.get("X-DIP-Signature-Certificate") or ""
-                    f.write(json.dumps({"verified": ok, "why": why, "path": self.path,
-                                        "signer": signer,
-                                        "cert_sha256": hashlib.sha256(cert.encode()).hexdigest(),
-                                        "api_key": self.headers.get("X-API-KEY"),
-                                        "body": body.decode("utf-8", "replace")}) + "\n")
+            self.record(ok, why, signer, body)
         reply = json.dumps({
             "verified": ok, "why": why, "method": self.command, "path": self.path,
             "api_key": self.headers.get("X-API-KEY"),
@@ -173,7 +205,54 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(reply)
 
+    def handle_dip(self):
+        """The DIP API paths: the sandbox (dip_sandbox.py)."""
+        if self.server.sandbox:
+            return self.server.sandbox.handle(self)
+        reply = json.dumps({"statusCode": 503, "message": "DIP sandbox not available: "
+                            + self.server.sandbox_why}).encode()
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        self.wfile.write(reply)
+
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
+
+
+def make_sandbox(server, a):
+    """The DIP sandbox for the DIP API paths, or (None, why) when its spec or
+    Python packages are missing (the other paths work without it)."""
+    spec_dir = a.spec or default_spec_dir()
+    try:
+        from dip_spec import Spec
+        from dip_sandbox import Outcomes, Sandbox
+        from dip_egress import Egress
+        spec = Spec(spec_dir)
+    except (ImportError, OSError) as e:
+        if a.spec:
+            raise SystemExit(f"dip_standin: cannot load the DIP spec from {spec_dir}: {e}")
+        print(f"dip_standin: DIP sandbox off ({e}); DIP API paths answer 503",
+              file=sys.stderr, flush=True)
+        return None, str(e)
+    if a.environment and a.environment not in spec.environments:
+        raise SystemExit(f"dip_standin: --environment must be one of {spec.environments}")
+    try:
+        schedule = [float(x) for x in a.retry_schedule.split(",") if x.strip()]
+        if any(x < 0 for x in schedule):
+            raise ValueError
+    except ValueError:
+        raise SystemExit("dip_standin: --retry-schedule is a comma list of seconds")
+    try:
+        outcomes = Outcomes(a.outcomes)
+        egress = Egress(outcomes, a.dip_cert, a.dip_key, a.callback_ca, a.callback_client_cert,
+                        a.callback_client_key, schedule, a.batch_linger / 1000.0,
+                        a.callback_timeout, a.dip_mpo)
+    except (OSError, ssl.SSLError) as e:
+        raise SystemExit(f"dip_standin: {e}")
+    return Sandbox(spec, a, lambda m, u, h, b: verify(server, m, u, h, b), outcomes, egress), ""
 
 
 def serve(a):
@@ -184,6 +263,7 @@ def serve(a):
     server.log = a.log
     server.chain = ChainChecker(a.ca, a.crl) if a.ca else None
     server.lock = threading.Lock()
+    server.sandbox, server.sandbox_why = make_sandbox(server, a)
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -246,6 +326,37 @@ def main():
     s.add_argument("--record", help="append a JSON line per accepted request")
     s.add_argument("--accept-all", action="store_true",
                    help="answer 200 even when the signature does not verify (an echo upstream)")
+    d = s.add_argument_group("DIP sandbox (the DIP API paths, see docs/dip-standin.md)")
+    d.add_argument("--spec", help="directory of the DIP OpenAPI YAML "
+                   "(default: third_party/dip_api of this tree)")
+    d.add_argument("--api-key", action="append",
+                   help="accepted X-API-Key (repeatable: primary, secondary); "
+                   "default: any non-empty key")
+    d.add_argument("--environment", help="the only S1.environmentTag accepted "
+                   "(PRD, SITB, SIT, UIT or DEV); default: any of them")
+    d.add_argument("--max-body", type=int, default=1048576,
+                   help="largest request body in bytes, 413 beyond (default 1048576)")
+    d.add_argument("--rate", type=float, default=0,
+                   help="requests per second per API key, 429 beyond (token bucket, "
+                   "burst = rate; default 0 = no limit)")
+    d.add_argument("--latency", type=int, default=0,
+                   help="milliseconds added before each answer (default 0)")
+    d.add_argument("--outcomes", help="append one JSON line per event (answers, callbacks)")
+    d.add_argument("--dip-cert", help="the DIP's signing certificate for callbacks (PEM)")
+    d.add_argument("--dip-key", help="its private key (PEM, unencrypted)")
+    d.add_argument("--callback-ca", help="CA bundle to check callback servers "
+                   "(default: the system's)")
+    d.add_argument("--callback-client-cert", help="TLS client certificate for callbacks (mTLS)")
+    d.add_argument("--callback-client-key")
+    d.add_argument("--retry-schedule", default="0.2,0.5,1,2,5",
+                   help="seconds between callback attempts (default 0.2,0.5,1,2,5)")
+    d.add_argument("--batch-linger", type=int, default=200,
+                   help="milliseconds a callback batch waits to fill (default 200)")
+    d.add_argument("--callback-timeout", type=float, default=10.0,
+                   help="seconds per callback attempt (default 10)")
+    d.add_argument("--dip-mpo", default="recipient",
+                   help="X-DIP-MPO header on callbacks: 'recipient' (the recipient-id), "
+                   "'none' (omitted) or a fixed value (default recipient)")
     w = sub.add_parser("send", help="send a signed message, as the DIP sends webhooks")
     w.add_argument("--url", required=True)
     w.add_argument("--cert", required=True, help="signing certificate (PEM)")
