@@ -58,6 +58,14 @@ std::string_view ToString(Reason reason);
 // True for reasons that are our fault (retry) rather than the sender's.
 inline bool IsInternal(Reason reason) { return reason == Reason::kInternalError; }
 
+// True for the reasons a receiver answers as its own fault, so that the
+// sender retries: internal errors, and a CRL copy that is stale or missing
+// (the sender's certificate may be fine; our refresh failed).
+inline bool IsOwnFault(Reason reason) {
+  return reason == Reason::kInternalError || reason == Reason::kCrlExpired ||
+         reason == Reason::kRevocationUnknown;
+}
+
 }  // namespace dipgate
 
 #endif  // DIPGATE_COMMON_REASON_H_

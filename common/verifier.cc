@@ -214,11 +214,22 @@ Verdict Verifier::Verify(const SignedRequest& r, UnixMillis now) {
     out.detail = "signer '" + cert->info->subject + "' is not on the allow-list";
     return out;
   }
-  if (policy_.replay_protection && SeenBefore(*sig, *date + policy_.max_age_ms)) {
-    out.reason = Reason::kReplayed;
-    out.header = std::string(kSignatureHeader);
-    out.detail = "this signature was already accepted within the freshness window";
-    return out;
+  if (policy_.replay_protection) {
+    UnixMillis expiry = *date + policy_.max_age_ms;
+    Result<bool> seen = policy_.replay_store != nullptr
+                            ? policy_.replay_store->SeenBefore(*sig, expiry, now)
+                            : Result<bool>(SeenBefore(*sig, expiry));
+    if (!seen) {
+      out.reason = Reason::kInternalError;
+      out.detail = "replay protection: " + seen.error().detail;
+      return out;
+    }
+    if (*seen) {
+      out.reason = Reason::kReplayed;
+      out.header = std::string(kSignatureHeader);
+      out.detail = "this signature was already accepted within the freshness window";
+      return out;
+    }
   }
   out.reason = Reason::kOk;
   return out;

@@ -52,11 +52,25 @@ struct SenderAllowList {
   bool empty() const { return subjects.empty() && organizations.empty() && fingerprints.empty(); }
 };
 
+// Where accepted signatures are remembered for replay protection. Without
+// one, the Verifier keeps them itself (one process); nginx supplies one in
+// shared memory, so a replay is caught whichever worker it reaches.
+class ReplayStore {
+ public:
+  virtual ~ReplayStore() = default;
+  // Records `signature` (decoded bytes) until `expiry`; true when it was
+  // already recorded and has not expired. An error (the store is full) is
+  // internal_error: our fault, the sender retries.
+  virtual Result<bool> SeenBefore(std::string_view signature, UnixMillis expiry,
+                                  UnixMillis now) = 0;
+};
+
 struct VerifyPolicy {
   UnixMillis max_age_ms = 5 * 60 * 1000;     // oldest signature date accepted
   UnixMillis max_future_ms = 5 * 60 * 1000;  // clock skew ahead accepted
   bool replay_protection = false;
-  size_t replay_capacity = 100000;        // oldest entries evicted past this
+  ReplayStore* replay_store = nullptr;    // not owned; null: the Verifier's own
+  size_t replay_capacity = 100000;        // own store: oldest entries evicted past this
   size_t certificate_cache_capacity = 1024;
   SenderAllowList allow;
 };

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "common/base64.h"
 #include "common/digest.h"
 #include "common/headers.h"
@@ -212,6 +214,43 @@ TEST_F(VerifierTest, ReplayCacheIsBounded) {
     EXPECT_TRUE(v.Verify(m.request(), PkiNow()).ok());
   }
   EXPECT_EQ(v.replay_entries(), 3u);
+}
+
+// A replay store outside the Verifier (nginx keeps one in shared memory):
+// what it says is what the Verifier answers, and a store that cannot record
+// is our fault, not the sender's.
+class RecordingStore : public ReplayStore {
+ public:
+  Result<bool> SeenBefore(std::string_view signature, UnixMillis expiry,
+                          UnixMillis now) override {
+    if (full) return Error{Reason::kInternalError, "store full"};
+    last_expiry = expiry;
+    last_now = now;
+    return !seen.insert(std::string(signature)).second;
+  }
+  std::set<std::string> seen;
+  bool full = false;
+  UnixMillis last_expiry = 0, last_now = 0;
+};
+
+TEST_F(VerifierTest, AnExternalReplayStoreDecides) {
+  RecordingStore store;
+  VerifyPolicy p;
+  p.replay_protection = true;
+  p.replay_store = &store;
+  Verifier v(PkiTrust(), p);
+  SignedMessage m = SignWith("signer-rsa", "POST", kUrl, kBody, PkiNow());
+  EXPECT_TRUE(v.Verify(m.request(), PkiNow() + 5).ok());
+  EXPECT_EQ(store.last_expiry, PkiNow() + p.max_age_ms);  // the date check takes over then
+  EXPECT_EQ(store.last_now, PkiNow() + 5);
+  EXPECT_EQ(v.Verify(m.request(), PkiNow()).reason, Reason::kReplayed);
+  EXPECT_EQ(v.replay_entries(), 0u);  // nothing kept in the Verifier itself
+  store.full = true;
+  SignedMessage other = SignWith("signer-rsa", "POST", kUrl, kBody, PkiNow() + 1);
+  Verdict full = v.Verify(other.request(), PkiNow());
+  EXPECT_EQ(full.reason, Reason::kInternalError);
+  EXPECT_TRUE(IsOwnFault(full.reason));
+  EXPECT_NE(full.detail.find("store full"), std::string::npos);
 }
 
 struct CertCase {

@@ -166,6 +166,7 @@ http {
     access_log off;
     client_body_temp_path $WORK/nginx/tmp;
     proxy_temp_path $WORK/nginx/tmp;
+    dip_verify_replay_zone dipreplay:1m;
     log_format dip '"\$request" \$status dip=\$dip_verify_status header=\$dip_verify_header '
                    'signer="\$dip_signer_subject" days_to_expiry=\$dip_signer_days_to_expiry';
     # Inbound (deploy/nginx/dip-inbound.conf): webhooks from the DIP.
@@ -184,7 +185,7 @@ http {
             dip_verify_trusted_certificate $PKI/ca-bundle.pem;
             dip_verify_crl                 $PKI/crls.pem;
             dip_verify_environment         nonprod;
-            dip_verify_replay              on;
+            dip_verify_replay              dipreplay;
             proxy_set_header X-DIP-Verified \$dip_verify_status;
             proxy_set_header X-DIP-Signer   \$dip_signer_subject;
             proxy_pass http://127.0.0.1:$APP_PORT;

@@ -19,6 +19,8 @@ PACKAGES=(
   python3-yaml python3-jsonschema
   # deploy examples checked by the tests (log rotation)
   logrotate
+  # Debian packages (deploy/packages.sh) and their checks
+  dpkg-dev debhelper lintian
   # benchmarks and fuzzing
   wrk clang libclang-rt-14-dev
 )

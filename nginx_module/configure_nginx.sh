@@ -16,6 +16,6 @@ cp "$config" "$work/dipgate_module/config"
 cd "$work"
 # shellcheck disable=SC1091
 source ./conf_flags
-./configure "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$work/dipgate_module" >configure.log 2>&1 ||
+DIPGATE_BAZEL=1 ./configure "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$work/dipgate_module" >configure.log 2>&1 ||
   { cat configure.log >&2; exit 1; }
 cp objs/ngx_auto_config.h objs/ngx_auto_headers.h objs/ngx_http_dip_module_modules.c "$out/"

@@ -10,14 +10,16 @@ extern "C" {
 #include <ngx_http.h>
 }
 
+#include <exception>
 #include <map>
-#include <new>
 #include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/digest.h"
+#include "common/dip/schema.h"
 #include "common/signer.h"
 #include "common/trust_store.h"
 #include "common/verifier.h"
@@ -29,12 +31,16 @@ namespace dipgate::nginx {
 // Log prefixes; tests and operators grep for them.
 inline constexpr char kVerifyLog[] = "dip_verify: ";
 inline constexpr char kSignLog[] = "dip_sign: ";
+inline constexpr char kModuleLog[] = "dipgate: ";
 
 struct MainConf {
   IdentitySet* identities;  // dip_sign_identity, loaded at configuration time
   // Signers per identity, made lazily in each worker (not shared).
   std::map<std::string, RequestSigner, std::less<>>* signers;
   ngx_int_t proxy_host_index;  // $proxy_host, for the default destination
+  // dip_verify_schemas directories loaded so far, shared by the locations
+  // that name the same one.
+  std::map<std::string, std::shared_ptr<const dip::SchemaSet>>* schema_sets;
 };
 
 struct LocConf {
@@ -48,13 +54,21 @@ struct LocConf {
   ngx_http_complex_value_t* verify_destination;
   ngx_msec_t window;
   ngx_flag_t replay;
+  ngx_shm_zone_t* replay_zone;  // dip_verify_replay ZONE; NULL: per worker
+  ReplayStore* replay_store;    // over replay_zone, made at configuration time
   ngx_uint_t replay_size;
   ngx_uint_t cache_size;
   ngx_array_t* allow_subjects;
   ngx_array_t* allow_organizations;
   ngx_array_t* allow_fingerprints;
   off_t max_body;
-  ngx_uint_t reject_status;
+  ngx_uint_t reject_status;       // the sender's faults (401)
+  ngx_uint_t unavailable_status;  // our own faults: the DIP retries (503)
+  time_t retry_after;             // Retry-After of unavailable answers; 0: none
+  ngx_str_t participant_id;       // our DIP ID, senderID of our answers
+  ngx_str_t schemas_path;         // dip_verify_schemas; empty: no schema check
+  std::shared_ptr<const dip::SchemaSet>* schemas;
+  ngx_http_complex_value_t* channel;  // dip_verify_channel; NULL: any
   std::shared_ptr<TrustStore>* trust;  // built at configuration time
   Verifier* verifier;                  // made lazily in each worker
 
@@ -69,11 +83,11 @@ struct RequestCtx {
   // verify
   bool verify_started;
   bool verify_done;
-  ngx_int_t verify_rc;  // phase handler result once done
   bool body_too_large;
   off_t body_bytes;
   ContentHasher* hasher;  // both directions hash the body as it streams
   Verdict* verdict;
+  dip::SchemaVerdict* schema;  // set when the body failed dip_verify_schemas
   // sign
   bool sign_enabled;
   bool body_done;
@@ -88,6 +102,18 @@ RequestCtx* GetCtx(ngx_http_request_t* r, bool create);
 
 // ngx_dip_verify.cc
 ngx_int_t VerifyAccessHandler(ngx_http_request_t* r);
+// ngx_dip_answer.cc: the body as received (memory or temp file), up to
+// `limit` bytes; false when unreadable or larger.
+bool ReadRequestBody(ngx_http_request_t* r, size_t limit, std::string* out);
+// Answers a refused webhook the way the DIP expects (a StandardResponse,
+// 401/400 for the sender's faults, 503 + Retry-After for ours).
+ngx_int_t SendRefusal(ngx_http_request_t* r, LocConf* lcf, const Verdict& v,
+                      const dip::SchemaVerdict* schema);
+// ngx_dip_replay.cc
+char* SetReplayZone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* SetReplay(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+ngx_int_t CheckReplayZone(ngx_conf_t* cf, ngx_shm_zone_t* zone);
+ReplayStore* ReplayStoreFor(ngx_pool_t* pool, ngx_shm_zone_t* zone);
 // ngx_dip_sign.cc
 ngx_int_t SignAccessHandler(ngx_http_request_t* r);
 ngx_int_t SignBodyStep(ngx_http_request_t* r, RequestCtx* ctx, bool last);
@@ -114,6 +140,41 @@ T* PoolOwned(ngx_pool_t* pool, Args&&... args) {
   return object;
 }
 ngx_str_t CopyToPool(ngx_pool_t* pool, std::string_view s);
+
+// No C++ exception crosses into nginx: every callback nginx calls runs its
+// body through Guard, which logs what was thrown (with `where`) and returns
+// `failure` (NGX_ERROR, NGX_CONF_ERROR, a 500).
+template <typename R, typename F>
+R Guard(ngx_log_t* log, const char* where, R failure, F&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    ngx_log_error(NGX_LOG_ERR, log, 0, "%s%s: exception: %s", kModuleLog, where, e.what());
+  } catch (...) {
+    ngx_log_error(NGX_LOG_ERR, log, 0, "%s%s: unknown exception", kModuleLog, where);
+  }
+  return failure;
+}
+
+// Guarded forms of the callback shapes nginx uses, for its tables.
+template <ngx_int_t (*F)(ngx_http_request_t*)>
+ngx_int_t GuardedHandler(ngx_http_request_t* r) {
+  return Guard<ngx_int_t>(r->connection->log, "request handler", NGX_HTTP_INTERNAL_SERVER_ERROR,
+                          [&] { return F(r); });
+}
+template <char* (*F)(ngx_conf_t*, ngx_command_t*, void*)>
+char* GuardedDirective(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  return Guard<char*>(cf->log, "directive", static_cast<char*>(NGX_CONF_ERROR),
+                      [&] { return F(cf, cmd, conf); });
+}
+
+// Builds with -DDIPGATE_FAULT_INJECTION (a test-only module) throw where a
+// request carries "X-Dipgate-Fault: <point>", to prove the guards hold.
+#ifdef DIPGATE_FAULT_INJECTION
+void InjectFault(ngx_http_request_t* r, std::string_view point);
+#else
+inline void InjectFault(ngx_http_request_t*, std::string_view) {}
+#endif
 
 }  // namespace dipgate::nginx
 

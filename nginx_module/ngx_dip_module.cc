@@ -20,6 +20,7 @@ char* SetIdentity(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* SetSign(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* CheckRejectStatus(ngx_conf_t* cf, void* post, void* data);
 char* SetEnvironment(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+ngx_int_t LoadSchemas(ngx_conf_t* cf, LocConf* conf);
 
 ngx_conf_enum_t kEnvironments[] = {
     {ngx_string("any"), static_cast<ngx_uint_t>(Environment::kAny)},
@@ -28,6 +29,19 @@ ngx_conf_enum_t kEnvironments[] = {
     {ngx_null_string, 0}};
 
 ngx_conf_post_t kRejectStatusPost = {CheckRejectStatus};
+
+template <ngx_int_t (*F)(ngx_conf_t*)>
+ngx_int_t GuardedConf(ngx_conf_t* cf) {
+  return Guard<ngx_int_t>(cf->log, "configuration", NGX_ERROR, [&] { return F(cf); });
+}
+template <void* (*F)(ngx_conf_t*)>
+void* GuardedCreate(ngx_conf_t* cf) {
+  return Guard<void*>(cf->log, "configuration", nullptr, [&] { return F(cf); });
+}
+char* GuardedMerge(ngx_conf_t* cf, void* parent, void* child) {
+  return Guard<char*>(cf->log, "configuration", static_cast<char*>(NGX_CONF_ERROR),
+                      [&] { return MergeLocConf(cf, parent, child); });
+}
 
 constexpr ngx_uint_t kLoc = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 
@@ -44,14 +58,16 @@ ngx_command_t kCommands[] = {
      DIP_LOC(revocation), nullptr},
     {ngx_string("dip_verify_allow_expired_crl"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      DIP_LOC(allow_expired_crl), nullptr},
-    {ngx_string("dip_verify_environment"), kLoc | NGX_CONF_TAKE1, SetEnvironment,
+    {ngx_string("dip_verify_environment"), kLoc | NGX_CONF_TAKE1, GuardedDirective<SetEnvironment>,
      DIP_LOC(environment), kEnvironments},
     {ngx_string("dip_verify_destination"), kLoc | NGX_CONF_TAKE1,
      ngx_http_set_complex_value_slot, DIP_LOC(verify_destination), nullptr},
     {ngx_string("dip_verify_window"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
      DIP_LOC(window), nullptr},
-    {ngx_string("dip_verify_replay"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
-     DIP_LOC(replay), nullptr},
+    {ngx_string("dip_verify_replay"), kLoc | NGX_CONF_TAKE1, GuardedDirective<SetReplay>,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("dip_verify_replay_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     GuardedDirective<SetReplayZone>, 0, 0, nullptr},
     {ngx_string("dip_verify_replay_size"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_num_slot,
      DIP_LOC(replay_size), nullptr},
     {ngx_string("dip_verify_cache_size"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_num_slot,
@@ -66,9 +82,20 @@ ngx_command_t kCommands[] = {
      DIP_LOC(max_body), nullptr},
     {ngx_string("dip_verify_reject_status"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_num_slot,
      DIP_LOC(reject_status), &kRejectStatusPost},
-    {ngx_string("dip_sign_identity"), NGX_HTTP_MAIN_CONF | NGX_CONF_2MORE, SetIdentity,
-     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
-    {ngx_string("dip_sign"), kLoc | NGX_CONF_TAKE1, SetSign, DIP_LOC(sign), nullptr},
+    {ngx_string("dip_verify_unavailable_status"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_num_slot,
+     DIP_LOC(unavailable_status), &kRejectStatusPost},
+    {ngx_string("dip_verify_retry_after"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+     DIP_LOC(retry_after), nullptr},
+    {ngx_string("dip_verify_participant_id"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+     DIP_LOC(participant_id), nullptr},
+    {ngx_string("dip_verify_schemas"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+     DIP_LOC(schemas_path), nullptr},
+    {ngx_string("dip_verify_channel"), kLoc | NGX_CONF_TAKE1, ngx_http_set_complex_value_slot,
+     DIP_LOC(channel), nullptr},
+    {ngx_string("dip_sign_identity"), NGX_HTTP_MAIN_CONF | NGX_CONF_2MORE,
+     GuardedDirective<SetIdentity>, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("dip_sign"), kLoc | NGX_CONF_TAKE1, GuardedDirective<SetSign>, DIP_LOC(sign),
+     nullptr},
     {ngx_string("dip_sign_destination"), kLoc | NGX_CONF_TAKE1, ngx_http_set_complex_value_slot,
      DIP_LOC(sign_destination), nullptr},
     {ngx_string("dip_sign_api_key"), kLoc | NGX_CONF_TAKE1, ngx_http_set_complex_value_slot,
@@ -78,14 +105,14 @@ ngx_command_t kCommands[] = {
 #undef DIP_LOC
 
 ngx_http_module_t kModuleCtx = {
-    PreConfiguration,   /* preconfiguration */
-    PostConfiguration,  /* postconfiguration */
-    CreateMainConf,     /* create main configuration */
-    nullptr,            /* init main configuration */
-    nullptr,            /* create server configuration */
-    nullptr,            /* merge server configuration */
-    CreateLocConf,      /* create location configuration */
-    MergeLocConf        /* merge location configuration */
+    GuardedConf<PreConfiguration>,    /* preconfiguration */
+    GuardedConf<PostConfiguration>,   /* postconfiguration */
+    GuardedCreate<CreateMainConf>,    /* create main configuration */
+    nullptr,                          /* init main configuration */
+    nullptr,                          /* create server configuration */
+    nullptr,                          /* merge server configuration */
+    GuardedCreate<CreateLocConf>,     /* create location configuration */
+    GuardedMerge                      /* merge location configuration */
 };
 
 ngx_http_request_body_filter_pt next_request_body_filter;
@@ -163,13 +190,14 @@ ngx_int_t HashBody(RequestCtx* ctx, ngx_chain_t* in, bool* last) {
 
 namespace {
 
-ngx_int_t RequestBodyFilter(ngx_http_request_t* r, ngx_chain_t* in) {
+ngx_int_t FilterBody(ngx_http_request_t* r, ngx_chain_t* in) {
   RequestCtx* ctx = GetCtx(r, false);
   if (ctx != nullptr && ctx->hasher != nullptr && !ctx->body_done) {
     bool last = false;
     if (HashBody(ctx, in, &last) != NGX_OK) {
       ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                    "dip: request body buffer is in a file only; refusing to guess its bytes");
+                    "%srequest body buffer is in a file only; refusing to guess its bytes",
+                    kModuleLog);
       return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_dip_module));
@@ -185,12 +213,21 @@ ngx_int_t RequestBodyFilter(ngx_http_request_t* r, ngx_chain_t* in) {
   return next_request_body_filter(r, in);
 }
 
+ngx_int_t RequestBodyFilter(ngx_http_request_t* r, ngx_chain_t* in) {
+  return Guard<ngx_int_t>(r->connection->log, "request body filter", NGX_HTTP_INTERNAL_SERVER_ERROR,
+                          [&] { return FilterBody(r, in); });
+}
+
 void* CreateMainConf(ngx_conf_t* cf) {
   auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
   if (mcf == nullptr) return nullptr;
   mcf->identities = PoolOwned<IdentitySet>(cf->pool);
   mcf->signers = PoolOwned<std::map<std::string, RequestSigner, std::less<>>>(cf->pool);
-  if (mcf->identities == nullptr || mcf->signers == nullptr) return nullptr;
+  mcf->schema_sets =
+      PoolOwned<std::map<std::string, std::shared_ptr<const dip::SchemaSet>>>(cf->pool);
+  if (mcf->identities == nullptr || mcf->signers == nullptr || mcf->schema_sets == nullptr) {
+    return nullptr;
+  }
   mcf->proxy_host_index = NGX_ERROR;
   return mcf;
 }
@@ -202,6 +239,9 @@ void* CreateLocConf(ngx_conf_t* cf) {
    * set by ngx_pcalloc():
    *   conf->verify_destination = NULL; conf->trust = NULL;
    *   conf->verifier = NULL; conf->sign_destination = NULL; conf->api_key = NULL;
+   *   conf->replay_zone = NULL; conf->replay_store = NULL; conf->schemas = NULL;
+   *   conf->participant_id = { 0, NULL }; conf->schemas_path = { 0, NULL };
+   *   conf->channel = NULL;
    */
   conf->verify = NGX_CONF_UNSET;
   conf->trusted_certificates = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
@@ -218,6 +258,8 @@ void* CreateLocConf(ngx_conf_t* cf) {
   conf->allow_fingerprints = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
   conf->max_body = NGX_CONF_UNSET;
   conf->reject_status = NGX_CONF_UNSET_UINT;
+  conf->unavailable_status = NGX_CONF_UNSET_UINT;
+  conf->retry_after = NGX_CONF_UNSET;
   conf->sign = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
   return conf;
 }
@@ -235,6 +277,7 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
                             static_cast<ngx_uint_t>(Environment::kAny));
   if (conf->verify_destination == nullptr) conf->verify_destination = prev->verify_destination;
   ngx_conf_merge_msec_value(conf->window, prev->window, 300000);
+  if (conf->replay == NGX_CONF_UNSET) conf->replay_zone = prev->replay_zone;
   ngx_conf_merge_value(conf->replay, prev->replay, 0);
   ngx_conf_merge_uint_value(conf->replay_size, prev->replay_size, 100000);
   ngx_conf_merge_uint_value(conf->cache_size, prev->cache_size, 1024);
@@ -243,6 +286,12 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
   ngx_conf_merge_ptr_value(conf->allow_fingerprints, prev->allow_fingerprints, nullptr);
   ngx_conf_merge_off_value(conf->max_body, prev->max_body, 1024 * 1024);
   ngx_conf_merge_uint_value(conf->reject_status, prev->reject_status, NGX_HTTP_UNAUTHORIZED);
+  ngx_conf_merge_uint_value(conf->unavailable_status, prev->unavailable_status,
+                            NGX_HTTP_SERVICE_UNAVAILABLE);
+  ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 60);
+  ngx_conf_merge_str_value(conf->participant_id, prev->participant_id, "");
+  ngx_conf_merge_str_value(conf->schemas_path, prev->schemas_path, "");
+  if (conf->channel == nullptr) conf->channel = prev->channel;
   ngx_conf_merge_ptr_value(conf->sign, prev->sign, nullptr);
   if (conf->sign_destination == nullptr) conf->sign_destination = prev->sign_destination;
   if (conf->api_key == nullptr) conf->api_key = prev->api_key;
@@ -254,6 +303,12 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
     return static_cast<char*>(NGX_CONF_ERROR);
   }
   if (!conf->verify) return NGX_CONF_OK;
+  if (CheckReplayZone(cf, conf->replay_zone) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
+  if (conf->replay_zone != nullptr) {
+    conf->replay_store = ReplayStoreFor(cf->pool, conf->replay_zone);
+    if (conf->replay_store == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (LoadSchemas(cf, conf) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
 
   if (conf->trusted_certificates == nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -283,7 +338,7 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
   o.allow_expired_crl = conf->allow_expired_crl;
   o.environment = static_cast<Environment>(conf->environment);
   for (const std::string& relaxed : RelaxedChecks(o)) {
-    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "dip_verify: %s", relaxed.c_str());
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "%s%s", kVerifyLog, relaxed.c_str());
   }
   auto trust = TrustStore::Create(std::move(o));
   if (!trust) {
@@ -299,11 +354,31 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
 char* CheckRejectStatus(ngx_conf_t* cf, void* /*post*/, void* data) {
   auto* status = static_cast<ngx_uint_t*>(data);
   if (*status < 400 || *status > 599) {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"dip_verify_reject_status\" must be between 400 and 599");
+    auto* args = static_cast<ngx_str_t*>(cf->args->elts);
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" must be between 400 and 599", &args[0]);
     return static_cast<char*>(NGX_CONF_ERROR);
   }
   return NGX_CONF_OK;
+}
+
+// dip_verify_schemas DIR: loaded once per directory, at configuration time
+// (a missing or broken directory fails nginx -t, naming the file).
+ngx_int_t LoadSchemas(ngx_conf_t* cf, LocConf* conf) {
+  if (conf->schemas_path.len == 0) return NGX_OK;
+  auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_dip_module));
+  std::string path = ToStd(conf->schemas_path);
+  auto it = mcf->schema_sets->find(path);
+  if (it == mcf->schema_sets->end()) {
+    auto set = dip::SchemaSet::Load(path);
+    if (!set) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"dip_verify_schemas\": %s",
+                         set.error().detail.c_str());
+      return NGX_ERROR;
+    }
+    it = mcf->schema_sets->emplace(path, *set).first;
+  }
+  conf->schemas = &it->second;
+  return NGX_OK;
 }
 
 // The stock enum setter's message does not name the directive.
@@ -403,7 +478,8 @@ ngx_int_t PreConfiguration(ngx_conf_t* cf) { return AddVariables(cf); }
 ngx_int_t PostConfiguration(ngx_conf_t* cf) {
   auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
       ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
-  for (ngx_http_handler_pt handler : {VerifyAccessHandler, SignAccessHandler}) {
+  for (ngx_http_handler_pt handler :
+       {GuardedHandler<VerifyAccessHandler>, GuardedHandler<SignAccessHandler>}) {
     auto* h = static_cast<ngx_http_handler_pt*>(
         ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
     if (h == nullptr) return NGX_ERROR;

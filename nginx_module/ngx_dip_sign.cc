@@ -44,6 +44,7 @@ RequestSigner* WorkerSigner(MainConf* mcf, std::string_view name) {
 // it built are rewritten with the signature headers added.
 ngx_int_t CreateRequest(ngx_http_request_t* r) {
   RequestCtx* ctx = GetCtx(r, false);
+  InjectFault(r, "sign");
   ngx_int_t rc = ctx->upstream_create_request(r);
   if (rc != NGX_OK) return rc;
   if (!ctx->body_done) {
@@ -130,6 +131,11 @@ ngx_int_t CreateRequest(ngx_http_request_t* r) {
   return NGX_OK;
 }
 
+ngx_int_t GuardedCreateRequest(ngx_http_request_t* r) {
+  return Guard<ngx_int_t>(r->connection->log, "dip_sign create_request", NGX_ERROR,
+                          [&] { return CreateRequest(r); });
+}
+
 }  // namespace
 
 ngx_int_t SignAccessHandler(ngx_http_request_t* r) {
@@ -169,7 +175,7 @@ ngx_int_t SignAccessHandler(ngx_http_request_t* r) {
 ngx_int_t SignBodyStep(ngx_http_request_t* r, RequestCtx* ctx, bool last) {
   if (!ctx->wrapped && r->upstream != nullptr) {
     ctx->upstream_create_request = r->upstream->create_request;
-    r->upstream->create_request = CreateRequest;
+    r->upstream->create_request = GuardedCreateRequest;
     ctx->wrapped = true;
   }
   if (!last) return NGX_OK;

@@ -86,6 +86,13 @@ ngx_int_t Get(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t dat
   }
 }
 
+ngx_int_t GuardedGet(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) {
+  return Guard<ngx_int_t>(r->connection->log, "variable", NGX_ERROR, [&] {
+    InjectFault(r, "variable");
+    return Get(r, v, data);
+  });
+}
+
 struct Definition {
   ngx_str_t name;
   Field field;
@@ -111,7 +118,7 @@ ngx_int_t AddVariables(ngx_conf_t* cf) {
   for (Definition& d : kVariables) {
     ngx_http_variable_t* var = ngx_http_add_variable(cf, &d.name, NGX_HTTP_VAR_NOCACHEABLE);
     if (var == nullptr) return NGX_ERROR;
-    var->get_handler = Get;
+    var->get_handler = GuardedGet;
     var->data = d.field;
   }
   return NGX_OK;

@@ -3,6 +3,7 @@
 // application). The body is read in full (memory or temp file, chunked or
 // not), hashed as it streams through the request body filter, and passed
 // on unchanged.
+#include "common/dip/message.h"
 #include "common/headers.h"
 #include "nginx_module/ngx_dip.h"
 
@@ -74,6 +75,7 @@ Verifier* WorkerVerifier(LocConf* lcf) {
   VerifyPolicy p;
   p.max_age_ms = p.max_future_ms = static_cast<UnixMillis>(lcf->window);
   p.replay_protection = lcf->replay;
+  p.replay_store = lcf->replay_store;
   p.replay_capacity = lcf->replay_size;
   p.certificate_cache_capacity = lcf->cache_size;
   p.allow.subjects = ToStrings(lcf->allow_subjects);
@@ -88,6 +90,44 @@ Verifier* WorkerVerifier(LocConf* lcf) {
 void SetVerdict(ngx_http_request_t* r, RequestCtx* ctx, Verdict verdict) {
   if (ctx->verdict == nullptr) ctx->verdict = PoolOwned<Verdict>(r->pool);
   if (ctx->verdict != nullptr) *ctx->verdict = std::move(verdict);
+}
+
+// dip_verify_schemas: every message of the (verified) body against the
+// schema of its interface and event code, all or nothing.
+void CheckSchema(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf, Verdict* v) {
+  std::string body;
+  size_t limit = lcf->max_body >= 0 ? static_cast<size_t>(lcf->max_body) : SIZE_MAX;
+  if (!ReadRequestBody(r, limit, &body)) {
+    v->reason = Reason::kInternalError;
+    v->detail = "cannot read the request body for dip_verify_schemas";
+    return;
+  }
+  dip::SchemaVerdict sv;
+  auto array = dip::MessageArray::Parse(body);
+  if (!array) {
+    sv.reason = array.reason();
+    sv.detail = array.error().detail;
+  } else {
+    dip::Expectations expect;
+    if (lcf->channel != nullptr) {
+      ngx_str_t channel;
+      if (ngx_http_complex_value(r, lcf->channel, &channel) != NGX_OK) {
+        v->reason = Reason::kInternalError;
+        v->detail = "cannot evaluate dip_verify_channel";
+        return;
+      }
+      expect.channel = ToStd(channel);
+    }
+    expect.environment_tags =
+        dip::EnvironmentTagsFor(ToString(static_cast<Environment>(lcf->environment)));
+    sv = (*lcf->schemas)->Validate(*array, expect);
+  }
+  if (sv.ok()) return;
+  ctx->schema = PoolOwned<dip::SchemaVerdict>(r->pool, sv);
+  v->reason = sv.reason;
+  v->header.clear();
+  v->detail = "message " + std::to_string(sv.message) +
+              (sv.pointer.empty() ? "" : " at " + sv.pointer) + ": " + sv.detail;
 }
 
 Verdict Check(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf) {
@@ -130,6 +170,7 @@ Verdict Check(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf) {
                   "%sreloading CA or CRL files failed, the previous ones stay in use: %s",
                   kVerifyLog, verifier->reload_error().c_str());
   }
+  if (v.ok() && lcf->schemas != nullptr) CheckSchema(r, ctx, lcf, &v);
   return v;
 }
 
@@ -152,36 +193,19 @@ void LogVerdict(ngx_http_request_t* r, const Verdict& v) {
                 &r->connection->addr_text, v.detail.c_str());
 }
 
-// {"error":"dip_verification_failed","reason":"...","header":"..."}
-ngx_int_t SendRejection(ngx_http_request_t* r, LocConf* lcf, const Verdict& v) {
-  ngx_uint_t status = IsInternal(v.reason) ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                      : v.reason == Reason::kBodyTooLarge ? NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
-                                                          : lcf->reject_status;
-  std::string body = "{\"error\":\"dip_verification_failed\",\"reason\":\"" +
-                     std::string(ToString(v.reason)) + "\"";
-  if (!v.header.empty()) body += ",\"header\":\"" + v.header + "\"";
-  body += "}\n";
-  if (ngx_http_discard_request_body(r) != NGX_OK) r->keepalive = 0;
-  r->headers_out.status = status;
-  r->headers_out.content_length_n = static_cast<off_t>(body.size());
-  ngx_str_set(&r->headers_out.content_type, "application/json");
-  r->headers_out.content_type_len = r->headers_out.content_type.len;
-  ngx_int_t rc = ngx_http_send_header(r);
-  if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
-  ngx_buf_t* b = ngx_create_temp_buf(r->pool, body.size());
-  if (b == nullptr) return NGX_ERROR;
-  b->last = ngx_cpymem(b->last, body.data(), body.size());
-  b->last_buf = (r == r->main) ? 1 : 0;
-  b->last_in_chain = 1;
-  ngx_chain_t out{b, nullptr};
-  return ngx_http_output_filter(r, &out);
-}
-
 // Called when the whole body has been read (or at once if it was preread).
 void BodyRead(ngx_http_request_t* r) {
   RequestCtx* ctx = GetCtx(r, false);
   auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_dip_module));
-  SetVerdict(r, ctx, Check(r, ctx, lcf));
+  ngx_int_t rc = Guard<ngx_int_t>(r->connection->log, "dip_verify body handler", NGX_ERROR, [&] {
+    InjectFault(r, "body");
+    SetVerdict(r, ctx, Check(r, ctx, lcf));
+    return NGX_OK;
+  });
+  if (rc != NGX_OK) {
+    ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    return;
+  }
   ctx->verify_done = true;
   r->preserve_body = 1;
   r->write_event_handler = ngx_http_core_run_phases;
@@ -192,7 +216,7 @@ ngx_int_t Finish(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf) {
   if (ctx->verdict == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
   LogVerdict(r, *ctx->verdict);
   if (ctx->verdict->ok()) return NGX_OK;
-  ngx_http_finalize_request(r, SendRejection(r, lcf, *ctx->verdict));
+  ngx_http_finalize_request(r, SendRefusal(r, lcf, *ctx->verdict, ctx->schema));
   return NGX_DONE;
 }
 
@@ -203,6 +227,7 @@ ngx_int_t VerifyAccessHandler(ngx_http_request_t* r) {
   if (!lcf->verify || r != r->main) return NGX_DECLINED;
   RequestCtx* ctx = GetCtx(r, true);
   if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  InjectFault(r, "verify");
   if (ctx->verify_done) return Finish(r, ctx, lcf);
   if (ctx->verify_started) return NGX_DONE;
   ctx->verify_started = true;

@@ -14,13 +14,17 @@ using testing::ShellQuote;
 
 TEST(ConventionalBuild, ConfigureMakeModulesAndLoad) {
   std::string work = testing::NewTempDir("ngxbuild");
-  // A checkout-shaped copy: nginx_module/ beside common/.
-  std::string setup = "set -e; mkdir -p " + work + "/dipgate/nginx_module " + work +
-                      "/dipgate/common; cp -L " + Runfile("nginx_module") + "/config " +
+  // A checkout-shaped copy: nginx_module/ beside common/ and third_party/.
+  std::string d = work + "/dipgate";
+  std::string setup = "set -e; mkdir -p " + d + "/nginx_module " + d + "/common/dip " + d +
+                      "/third_party/dip_api; cp -L " + Runfile("nginx_module") + "/config " +
                       Runfile("nginx_module") + "/*.cc " + Runfile("nginx_module") + "/*.h " +
-                      work + "/dipgate/nginx_module/; cp -L " + Runfile("common") + "/*.cc " +
-                      Runfile("common") + "/*.h " + work + "/dipgate/common/; cp -rL " +
-                      "/usr/share/nginx/src " + work + "/nginx";
+                      d + "/nginx_module/; cp -L " + Runfile("common") + "/*.cc " +
+                      Runfile("common") + "/*.h " + d + "/common/; cp -L " +
+                      Runfile("common/dip") + "/*.cc " + Runfile("common/dip") + "/*.h " + d +
+                      "/common/dip/; cp -L " + Runfile("third_party/dip_api") + "/*.yaml " +
+                      Runfile("third_party/dip_api") + "/convert.py " + d +
+                      "/third_party/dip_api/; cp -rL /usr/share/nginx/src " + work + "/nginx";
   auto r = RunCommand("bash -c " + ShellQuote(setup));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::string build = "set -e; cd " + work + "/nginx; source ./conf_flags; "

@@ -74,14 +74,15 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-std::string Nginx::Conf(const std::string& prefix, const std::string& http_body) {
+std::string Nginx::Conf(const std::string& prefix, const std::string& http_body,
+                        const NginxOptions& options) {
   std::string body = http_body;
   ReplaceAll(&body, "$PREFIX", prefix);
   // Run as root, workers keep root's identity so they can write the
   // test's private (mode 0700) temp directories.
   std::string user = geteuid() == 0 ? "user root root;\n" : "";
-  return "load_module " + Runfile("nginx_module/ngx_http_dip_module.so") + ";\n" + user +
-         "worker_processes 1;\n"
+  return "load_module " + Runfile(options.module) + ";\n" + user +
+         "worker_processes " + std::to_string(options.workers) + ";\n"
          "error_log " + prefix + "/logs/error.log info;\n"
          "pid " + prefix + "/logs/nginx.pid;\n"
          "events { worker_connections 1024; }\n"
@@ -95,11 +96,11 @@ std::string Nginx::Conf(const std::string& prefix, const std::string& http_body)
          body + "\n}\n";
 }
 
-Nginx::Nginx(const std::string& http_body) {
+Nginx::Nginx(const std::string& http_body, NginxOptions options) : options_(std::move(options)) {
   prefix_ = NewTempDir("nginx");
   mkdir((prefix_ + "/logs").c_str(), 0755);
   mkdir((prefix_ + "/tmp").c_str(), 0755);
-  WriteFile(prefix_ + "/nginx.conf", Conf(prefix_, http_body));
+  WriteFile(prefix_ + "/nginx.conf", Conf(prefix_, http_body, options_));
   auto r = RunCommand(NginxCommand() + " -p " + prefix_ + " -c " + prefix_ + "/nginx.conf");
   start_output_ = r.output;
   started_ = r.exit_code == 0 && WaitFor([this] { return WorkerPid() > 0; }, 5000);
@@ -126,7 +127,7 @@ int Nginx::WorkerPid() const {
 
 bool Nginx::Reload(const std::string& http_body) {
   int old_worker = WorkerPid();
-  WriteFile(prefix_ + "/nginx.conf", Conf(prefix_, http_body));
+  WriteFile(prefix_ + "/nginx.conf", Conf(prefix_, http_body, options_));
   auto r = RunCommand(NginxCommand() + " -p " + prefix_ + " -c " + prefix_ + "/nginx.conf -s reload");
   if (r.exit_code != 0) return false;
   return WaitFor([&] {
@@ -139,7 +140,7 @@ CommandResult Nginx::Test(const std::string& http_body) {
   std::string prefix = NewTempDir("nginx-t");
   mkdir((prefix + "/logs").c_str(), 0755);
   mkdir((prefix + "/tmp").c_str(), 0755);
-  WriteFile(prefix + "/nginx.conf", Conf(prefix, http_body));
+  WriteFile(prefix + "/nginx.conf", Conf(prefix, http_body, NginxOptions{}));
   return RunCommand(NginxCommand() + " -t -p " + prefix + " -c " + prefix + "/nginx.conf");
 }
 

@@ -22,11 +22,17 @@ bool WaitFor(const std::function<bool()>& ready, int ms);
 // when the module was built with --config=asan.
 std::string NginxCommand();
 
+struct NginxOptions {
+  int workers = 1;
+  // Runfile path of the module to load.
+  std::string module = "nginx_module/ngx_http_dip_module.so";
+};
+
 class Nginx {
  public:
   // `http_body` is the inside of the http {} block; "$PREFIX" in it is
   // replaced by the instance's directory.
-  explicit Nginx(const std::string& http_body);
+  explicit Nginx(const std::string& http_body, NginxOptions options = {});
   ~Nginx();
   Nginx(const Nginx&) = delete;
   Nginx& operator=(const Nginx&) = delete;
@@ -43,7 +49,9 @@ class Nginx {
   int WorkerPid() const;
 
  private:
-  static std::string Conf(const std::string& prefix, const std::string& http_body);
+  static std::string Conf(const std::string& prefix, const std::string& http_body,
+                          const NginxOptions& options);
+  NginxOptions options_;
   std::string prefix_;
   std::string start_output_;
   bool started_ = false;

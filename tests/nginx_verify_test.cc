@@ -316,9 +316,15 @@ TEST(NginxVerifyReload, PicksUpNewCrl) {
     WriteFile(dir + "/h", s.output);
     return Curl("-X POST -H @" + dir + "/h " + url);
   };
+  // An expired CRL is our fault, not the sender's: 503 with Retry-After,
+  // so the DIP retries (it drops a webhook answered 401).
   HttpResult before = send();
-  EXPECT_EQ(before.status, 401) << before.raw;
-  EXPECT_NE(before.body.find("crl_expired"), std::string::npos) << before.body;
+  EXPECT_EQ(before.status, 503) << before.raw;
+  EXPECT_NE(before.body.find("\"reason\":\"crl_expired\""), std::string::npos) << before.body;
+  EXPECT_NE(before.body.find("RCP1000 - Message Processing Failed"), std::string::npos)
+      << before.body;
+  auto head = RunCommand("curl -s -D - -o /dev/null -X POST -H @" + dir + "/h " + url);
+  EXPECT_NE(head.output.find("Retry-After: 60"), std::string::npos) << head.output;
   WriteFile(crl_dir + "/issuing.crl", ReadFile(PkiFile("issuing-ca.crl")));
   ASSERT_TRUE(nginx.Reload(conf));
   HttpResult after = send();
