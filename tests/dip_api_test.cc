@@ -5,11 +5,10 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <sstream>
 
+#include "common/dip/message.h"
 #include "tests/fixtures.h"
 #include "tests/nginx_fixture.h"
 
@@ -29,12 +28,6 @@ const char kRecipient[] = "0140321855";  // the sample's primary recipient
 std::string Dipctl() { return Runfile("cli/dipctl"); }
 std::string Schemas() { return " --schemas " + Runfile("third_party/dip_api/schemas"); }
 
-std::string Json(const rapidjson::Value& v) {
-  rapidjson::StringBuffer b;
-  rapidjson::Writer<rapidjson::StringBuffer> w(b);
-  v.Accept(w);
-  return b.GetString();
-}
 
 // The public IF-033 sample with its senderUniqueReference ending in `suffix`
 // and `pointer` set to `value` (JSON) when given.
@@ -50,7 +43,7 @@ std::string Sample(const std::string& suffix, const char* pointer = nullptr,
     v.Parse(value);
     rapidjson::Pointer(pointer).Set(d, v);
   }
-  return Json(d);
+  return dip::ToJson(d);
 }
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -194,7 +187,7 @@ TEST_F(DipApiTest, ADuplicateSenderUniqueReferenceIsMsg1006) {
 TEST_F(DipApiTest, ABarePayloadIsWrappedAsTheDipRequires) {
   rapidjson::Document d;
   d.Parse(Sample("5a").c_str());
-  auto r = Send(Json(d[0]["payload"]));
+  auto r = Send(dip::ToJson(d[0]["payload"]));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("MSG0000"), std::string::npos);
 }

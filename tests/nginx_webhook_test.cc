@@ -7,13 +7,12 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <set>
 #include <sstream>
 
 #include "common/canonical.h"
+#include "common/dip/message.h"
 #include "tests/nginx_fixture.h"
 
 namespace dipgate {
@@ -30,12 +29,6 @@ using testing::ShellQuote;
 using testing::WaitFor;
 using testing::WriteFile;
 
-std::string Json(const rapidjson::Value& v) {
-  rapidjson::StringBuffer b;
-  rapidjson::Writer<rapidjson::StringBuffer> w(b);
-  v.Accept(w);
-  return b.GetString();
-}
 
 // A DIPMessageEgressArray of `count` copies of the IF-033 sample, each with
 // the D0 block the DIP adds (transactionID T-<i>), `mpan` in message `bad`.
@@ -60,7 +53,7 @@ std::string EgressArray(int count, int bad = -1, const char* mpan = "\"123456789
     }
     out.PushBack(m, out.GetAllocator());
   }
-  return Json(out);
+  return dip::ToJson(out);
 }
 
 class Receiver {

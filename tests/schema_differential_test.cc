@@ -7,8 +7,6 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <functional>
 #include <sstream>
@@ -24,12 +22,6 @@ using testing::RunCommand;
 using testing::Runfile;
 using testing::WriteFile;
 
-std::string Json(const rapidjson::Value& v) {
-  rapidjson::StringBuffer b;
-  rapidjson::Writer<rapidjson::StringBuffer> w(b);
-  v.Accept(w);
-  return b.GetString();
-}
 
 struct Case {
   std::string name;  // pointer and what was done
@@ -46,7 +38,7 @@ void Mutations(const rapidjson::Value& node, const std::string& path, const std:
     rapidjson::Value* target = rapidjson::Pointer(path.c_str()).Get(d);
     if (target == nullptr) return;
     f(*target, d);
-    out->push_back({path + " " + what, Json(d)});
+    out->push_back({path + " " + what, dip::ToJson(d)});
   };
   if (node.IsObject()) {
     variant("+extra", [](rapidjson::Value& v, rapidjson::Document& d) {
@@ -85,7 +77,7 @@ TEST(SchemaDifferential, DipgateAndTheSandboxAgreeOnEveryBrokenField) {
   std::string sample = ReadFile(Runfile("tests/data/if-033-appointment-request.json"));
   rapidjson::Document d;
   d.Parse(sample.c_str());
-  sample = Json(d);  // one line
+  sample = dip::ToJson(d);  // one line
   std::vector<Case> cases = {{"the sample", sample}};
   Mutations(d[0]["payload"], "/0/payload", sample, &cases);
   ASSERT_GT(cases.size(), 200u);

@@ -79,17 +79,9 @@ void ApplyTls(CURL* h, const TlsSettings& s) {
 
 void InitHttp() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-Reply Perform(const TlsSettings& tls, const std::string& method, const std::string& url,
-              const std::string& body, const HeaderList& headers, size_t max_answer) {
+Reply PerformOn(CURL* h, const std::string& method, const std::string& url,
+                const std::string& body, const HeaderList& headers, size_t max_answer) {
   Reply reply;
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) {
-    reply.transport_error = true;
-    reply.error = "curl_easy_init failed";
-    return reply;
-  }
-  CURL* h = curl.get();
-  ApplyTls(h, tls);
   curl_slist* raw = curl_slist_append(nullptr, "Content-Type: application/json");
   raw = curl_slist_append(raw, "Expect:");
   for (const auto& [name, value] : headers) raw = curl_slist_append(raw, (name + ": " + value).c_str());
@@ -101,12 +93,19 @@ Reply Perform(const TlsSettings& tls, const std::string& method, const std::stri
   if (method == "POST" || method == "PUT" || !body.empty()) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  } else {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
   CURLcode rc = curl_easy_perform(h);
+  // The handle outlives this call: no pointer into this frame stays in it.
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);
   if (rc != CURLE_OK) {
     reply.transport_error = true;
     reply.error = error[0] ? error : curl_easy_strerror(rc);
@@ -118,6 +117,19 @@ Reply Perform(const TlsSettings& tls, const std::string& method, const std::stri
     reply.retry_after_ms = static_cast<int64_t>(retry_after) * 1000;
   }
   return reply;
+}
+
+Reply Perform(const TlsSettings& tls, const std::string& method, const std::string& url,
+              const std::string& body, const HeaderList& headers, size_t max_answer) {
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  if (!curl) {
+    Reply reply;
+    reply.transport_error = true;
+    reply.error = "curl_easy_init failed";
+    return reply;
+  }
+  ApplyTls(curl.get(), tls);
+  return PerformOn(curl.get(), method, url, body, headers, max_answer);
 }
 
 }  // namespace dipgate::transport

@@ -54,6 +54,11 @@ struct Reply {
 // Call once before threads start (libcurl's global init is not thread-safe).
 void InitHttp();
 
+// One request on `handle` (set up with ApplyTls), which keeps its
+// connection open for the next: the bridge's workers each hold one.
+Reply PerformOn(CURL* handle, const std::string& method, const std::string& url,
+                const std::string& body, const HeaderList& headers, size_t max_answer);
+
 // One request on a fresh connection (dipctl). `body` is sent with POST
 // and PUT (even when empty) and with any method when not empty. Up to `max_answer` bytes of
 // the answer are kept.
