@@ -371,8 +371,9 @@ int PubconfigCommand(int argc, char** argv) {
                                                                             "maxMessageCount"},
                                         {"max-payload-size", "maxPayloadSize"}}) {
       if (!args.Has(option)) continue;
+      std::string text = args.Get(option);  // `end` points into it
       char* end = nullptr;
-      long n = strtol(args.Get(option).c_str(), &end, 10);
+      long n = strtol(text.c_str(), &end, 10);
       if (*end != '\0' || n <= 0) return Usage(std::string("--") + option + " must be a positive number");
       body += std::string(",\"") + field + "\":" + std::to_string(n);
     }

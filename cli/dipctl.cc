@@ -281,8 +281,9 @@ int Verify(int argc, char** argv) {
   if (!trust) return Fail(trust.error().detail);
   VerifyPolicy policy;
   if (args.Has("window")) {
+    std::string text = args.Get("window");  // `end` points into it
     char* end = nullptr;
-    long s = strtol(args.Get("window").c_str(), &end, 10);
+    long s = strtol(text.c_str(), &end, 10);
     if (*end != '\0' || s <= 0) return Usage("--window must be a positive number of seconds");
     policy.max_age_ms = policy.max_future_ms = s * 1000;
   }

@@ -184,3 +184,20 @@ TEST_F(DipctlTest, UsageErrorsAreClear) {
 
 }  // namespace
 }  // namespace dipgate
+
+namespace dipgate {
+namespace {
+
+// --window's number is read in place (a use-after-scope here once; ASan
+// runs this test).
+TEST_F(DipctlTest, VerifyWindowMustBeAPositiveNumber) {
+  auto s = Sign("signer-rsa");
+  ASSERT_EQ(s.exit_code, 0);
+  EXPECT_EQ(Verify(s.output, " --window 600").exit_code, 0);
+  auto bad = Verify(s.output, " --window 60x");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--window must be a positive number of seconds"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dipgate
