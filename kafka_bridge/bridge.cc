@@ -20,27 +20,15 @@
 #include "common/json_text.h"
 #include "kafka_bridge/dip_client.h"
 #include "kafka_bridge/envelope.h"
+#include "kafka_bridge/inbound.h"
+#include "kafka_bridge/log.h"
 #include "kafka_bridge/retry.h"
 
 namespace dipgate::bridge {
 
-void LogEvent(const char* level, const char* event, const std::string& fields) {
-  std::string line = "{\"ts\":\"" + FormatSignatureDate(WallClockMillis()) + "\",\"level\":\"" +
-                     level + "\",\"event\":\"" + event + "\"" +
-                     (fields.empty() ? "" : "," + fields) + "}\n";
-  fwrite(line.data(), 1, line.size(), stderr);
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string Field(const char* name, const std::string& value) {
-  return std::string("\"") + name + "\":" + JsonQuote(value);
-}
-std::string Field(const char* name, int64_t value) {
-  return std::string("\"") + name + "\":" + std::to_string(value);
-}
 
 // Identities and their routing, replaced as a whole on reload (SIGHUP).
 struct Signing {
@@ -84,6 +72,7 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::unique_ptr<RdKafka::Producer> producer;
   DeliveryReports reports;
+  std::unique_ptr<Inbound> inbound;  // webhooks -> Kafka, when configured
   std::map<std::string, const Route*> routes;
 
   std::mutex mu;
@@ -169,16 +158,7 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
     }
     // The dead-letter producer: idempotent, acks from all replicas.
     std::unique_ptr<RdKafka::Conf> pc(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    std::map<std::string, std::string> pprops;
-    for (const auto& [k, v] : config.kafka) {
-      if (k == "group.id" || k.rfind("auto.", 0) == 0 || k.rfind("enable.auto", 0) == 0 ||
-          k == "partition.assignment.strategy" || k == "session.timeout.ms" ||
-          k == "max.poll.interval.ms" || k == "group.instance.id" ||
-          k == "heartbeat.interval.ms" || k.rfind("fetch.", 0) == 0) {
-        continue;  // consumer-only properties
-      }
-      pprops[k] = v;
-    }
+    std::map<std::string, std::string> pprops = ProducerProperties(config.kafka);
     pprops["enable.idempotence"] = "true";
     pprops["acks"] = "all";
     for (const auto& [k, v] : pprops) {
@@ -600,11 +580,21 @@ bool Bridge::CheckIdentities(std::string* error) { return impl_->LoadSigning(0, 
 
 bool Bridge::Start(std::string* error) {
   transport::InitHttp();
-  if (!impl_->LoadSigning(1, error) || !impl_->CreateKafka(error)) return false;
+  bool outbound = !impl_->config.routes.empty();
+  if (outbound && (!impl_->LoadSigning(1, error) || !impl_->CreateKafka(error))) return false;
   if (!impl_->config.metrics_listen.empty() &&
       !impl_->metrics.Serve(impl_->config.metrics_listen, error)) {
     return false;
   }
+  if (impl_->config.inbound.enabled) {
+    auto inbound = Inbound::Start(impl_->config, &impl_->metrics);
+    if (!inbound) {
+      *error = inbound.error().detail;
+      return false;
+    }
+    impl_->inbound = std::move(*inbound);
+  }
+  if (!outbound) return true;
   for (int i = 0; i < impl_->config.max_in_flight; ++i) {
     impl_->workers.emplace_back([this] { impl_->Worker(); });
   }
@@ -613,6 +603,18 @@ bool Bridge::Start(std::string* error) {
 
 int Bridge::Run() {
   Impl& b = *impl_;
+  if (b.config.routes.empty()) {  // inbound only: serve until asked to stop
+    b.metrics.SetHealth(true, "receiving");
+    LogEvent("info", "started", Field("routes", static_cast<int64_t>(0)));
+    while (!stop_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    b.metrics.SetHealth(false, "stopping");
+    LogEvent("info", "stopping");
+    b.inbound.reset();  // finishes the webhooks in progress, flushes
+    b.metrics.StopServing();
+    LogEvent("info", "stopped",
+             Field("webhooks_accepted", static_cast<int64_t>(b.metrics.webhooks_accepted)));
+    return 0;
+  }
   b.metrics.SetHealth(true, "consuming");
   LogEvent("info", "started", Field("routes", static_cast<int64_t>(b.config.routes.size())) + "," +
                                   Field("workers", static_cast<int64_t>(b.config.max_in_flight)));
@@ -682,6 +684,7 @@ int Bridge::Run() {
   for (auto& t : b.workers) t.join();
   b.workers.clear();
   b.producer->flush(5000);
+  b.inbound.reset();
   b.metrics.StopServing();
   LogEvent("info", "stopped", Field("delivered", static_cast<int64_t>(b.metrics.delivered)) +
                                   "," + Field("dead_lettered",

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "kafka_bridge/config.h"
+#include "kafka_bridge/log.h"
 #include "kafka_bridge/metrics.h"
 
 namespace dipgate::bridge {
@@ -51,8 +52,6 @@ class Bridge {
   std::atomic<bool> reload_{false};
 };
 
-// One JSON line on stderr: {"ts":"...","level":"info","event":"...",...}.
-void LogEvent(const char* level, const char* event, const std::string& fields_json = "");
 
 }  // namespace dipgate::bridge
 

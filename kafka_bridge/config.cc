@@ -67,6 +67,96 @@ bool ReadablePath(Reader& rd, const std::string& key, const std::string& path) {
   return rd.Fail(key, "cannot read file " + path);
 }
 
+bool Strings(Reader& rd, const Value& obj, const char* name, const std::string& where,
+             std::vector<std::string>* out) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) return true;
+  if (!it->value.IsArray()) return rd.Fail(where + name, "must be an array of strings");
+  for (const auto& v : it->value.GetArray()) {
+    if (!v.IsString()) return rd.Fail(where + name, "must be an array of strings");
+    out->emplace_back(v.GetString(), v.GetStringLength());
+    if (!ReadablePath(rd, where + name, out->back())) return false;
+  }
+  return true;
+}
+
+bool ParseInbound(Reader& rd, const Value& doc, InboundConfig* in) {
+  auto it = doc.FindMember("inbound");
+  if (it == doc.MemberEnd()) return true;
+  const Value& v = it->value;
+  const std::string w = "inbound.";
+  if (!v.IsObject()) return rd.Fail("inbound", "must be an object");
+  if (!rd.Known(v, w, {"listen", "topic", "key", "verified_header", "signer_header", "verify",
+                       "participant_id", "schemas", "max_body", "duplicate_window_s",
+                       "duplicate_capacity", "produce_timeout_ms", "retry_after_s",
+                       "max_connections"}) ||
+      !rd.String(v, "listen", w, &in->listen, true) || !rd.String(v, "topic", w, &in->topic, true) ||
+      !rd.String(v, "key", w, &in->key_field, false) ||
+      !rd.String(v, "verified_header", w, &in->verified_header, false) ||
+      !rd.String(v, "signer_header", w, &in->signer_header, false) ||
+      !rd.String(v, "participant_id", w, &in->participant_id, false) ||
+      !rd.String(v, "schemas", w, &in->schemas, false) ||
+      !rd.Int(v, "max_body", w, &in->max_body, 1024, 1 << 30) ||
+      !rd.Int(v, "duplicate_window_s", w, &in->duplicate_window_s, 0, 30 * 86400) ||
+      !rd.Int(v, "duplicate_capacity", w, &in->duplicate_capacity, 1, 100000000) ||
+      !rd.Int(v, "produce_timeout_ms", w, &in->produce_timeout_ms, 1000, 600000) ||
+      !rd.Int(v, "retry_after_s", w, &in->retry_after_s, 0, 86400) ||
+      !rd.Int(v, "max_connections", w, &in->max_connections, 1, 10000)) {
+    return false;
+  }
+  bool unix_socket = in->listen.rfind("unix:", 0) == 0;
+  if (!unix_socket && in->listen.rfind(':') == std::string::npos) {
+    return rd.Fail(w + "listen", "must be host:port or unix:/path");
+  }
+  if (in->key_field != "none" && in->key_field != "MPANCore" &&
+      in->key_field != "transactionID" && in->key_field != "senderUniqueReference" &&
+      in->key_field != "interfaceID") {
+    return rd.Fail(w + "key", "must be MPANCore, transactionID, senderUniqueReference, "
+                              "interfaceID or none");
+  }
+  auto verify = v.FindMember("verify");
+  if (verify != v.MemberEnd()) {
+    const Value& vv = verify->value;
+    const std::string wv = w + "verify.";
+    if (!vv.IsObject()) return rd.Fail(w + "verify", "must be an object");
+    if (!rd.Known(vv, wv, {"ca", "crl", "environment", "destination_header"}) ||
+        !Strings(rd, vv, "ca", wv, &in->verify_ca) || !Strings(rd, vv, "crl", wv, &in->verify_crl) ||
+        !rd.String(vv, "environment", wv, &in->verify_environment, false) ||
+        !rd.String(vv, "destination_header", wv, &in->destination_header, false)) {
+      return false;
+    }
+    if (in->verify_ca.empty()) return rd.Fail(wv + "ca", "is required (the DIP CA bundle)");
+    if (in->verify_environment != "prod" && in->verify_environment != "nonprod" &&
+        in->verify_environment != "any") {
+      return rd.Fail(wv + "environment", "must be prod, nonprod or any");
+    }
+  }
+  if (in->verified_header.empty() && in->verify_ca.empty()) {
+    return rd.Fail(w + "verified_header", "may be empty only when inbound.verify checks the "
+                                          "signatures here");
+  }
+  in->enabled = true;
+  return true;
+}
+
+// A bridge that only receives webhooks: the outbound keys have no meaning.
+bool FinishInboundOnly(Reader& rd, const Value& doc, Config* c) {
+  for (const char* key : {"routes", "identities", "tls", "api_key", "retry", "dead_letter_topic",
+                          "max_in_flight", "max_buffered_messages"}) {
+    if (doc.HasMember(key)) {
+      return rd.Fail(key, "belongs to outbound delivery, which needs routes and identities");
+    }
+  }
+  if (!rd.String(doc, "metrics_listen", "", &c->metrics_listen, false) ||
+      !rd.Int(doc, "shutdown_timeout_ms", "", &c->shutdown_timeout_ms, 0, 600000)) {
+    return false;
+  }
+  if (!c->metrics_listen.empty() && c->metrics_listen.find(':') == std::string::npos) {
+    return rd.Fail("metrics_listen", "must be host:port (or empty to disable)");
+  }
+  return true;
+}
+
 }  // namespace
 
 bool ParseConfig(const std::string& json, Config* c, std::string* error) {
@@ -82,7 +172,7 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
   if (!doc.IsObject()) return rd.Fail("(file)", "must be a JSON object");
   if (!rd.Known(doc, "", {"kafka", "routes", "identities", "tls", "api_key", "timeouts", "retry",
                           "dead_letter_topic", "max_in_flight", "max_buffered_messages",
-                          "metrics_listen", "shutdown_timeout_ms", "http2"})) {
+                          "metrics_listen", "shutdown_timeout_ms", "http2", "inbound"})) {
     return false;
   }
 
@@ -103,7 +193,10 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
     }
   }
   if (c->kafka.count("bootstrap.servers") == 0) return rd.Fail("kafka.bootstrap.servers", "is required");
-  if (c->kafka.count("group.id") == 0) return rd.Fail("kafka.group.id", "is required");
+  if (!ParseInbound(rd, doc, &c->inbound)) return false;
+  // Outbound (routes) is optional when the bridge only receives webhooks.
+  bool outbound = doc.HasMember("routes") || !c->inbound.enabled;
+  if (outbound && c->kafka.count("group.id") == 0) return rd.Fail("kafka.group.id", "is required");
   for (const char* owned : {"enable.auto.commit", "enable.auto.offset.store"}) {
     if (c->kafka.count(owned) != 0) {
       return rd.Fail(std::string("kafka.") + owned,
@@ -112,6 +205,7 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
   }
 
   auto identities = doc.FindMember("identities");
+  if (!outbound && identities == doc.MemberEnd()) return FinishInboundOnly(rd, doc, c);
   if (identities == doc.MemberEnd() || !identities->value.IsArray() ||
       identities->value.Empty()) {
     return rd.Fail("identities", "is required: a non-empty array of signing identities");
@@ -200,9 +294,7 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
       return false;
     }
   }
-  bool any_https = false;
-  for (const auto& r : c->routes) any_https = any_https || r.url.rfind("https://", 0) == 0;
-  if (any_https && c->ca_file.empty()) {
+  if (c->ca_file.empty()) {  // every route is https
     return rd.Fail("tls.ca", "is required for https routes (the DIP CA; the system store is "
                              "never used)");
   }
@@ -276,6 +368,21 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
     return rd.Fail("metrics_listen", "must be host:port (or empty to disable)");
   }
   return true;
+}
+
+std::map<std::string, std::string> ProducerProperties(
+    const std::map<std::string, std::string>& kafka) {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : kafka) {
+    if (k == "group.id" || k.rfind("auto.", 0) == 0 || k.rfind("enable.auto", 0) == 0 ||
+        k == "partition.assignment.strategy" || k == "session.timeout.ms" ||
+        k == "max.poll.interval.ms" || k == "group.instance.id" ||
+        k == "heartbeat.interval.ms" || k.rfind("fetch.", 0) == 0) {
+      continue;  // consumer-only properties
+    }
+    out[k] = v;
+  }
+  return out;
 }
 
 bool LoadConfig(const std::string& path, Config* out, std::string* error) {

@@ -30,6 +30,37 @@ struct RetryPolicy {
   int max_attempts = 0;            // 0: retry until delivered (never dead-letter)
 };
 
+// Verified DIP webhooks -> Kafka (docs/kafka-bridge.md, "Inbound").
+struct InboundConfig {
+  bool enabled = false;
+  // "host:port" (loopback, behind nginx) or "unix:/path/to/socket".
+  std::string listen;
+  // Topic per message: {interfaceID} and {eventCode} (brackets dropped)
+  // are replaced, e.g. "dip.in.{interfaceID}".
+  std::string topic;
+  // The record key: an envelope field (MPANCore, transactionID,
+  // senderUniqueReference, interfaceID) or "none".
+  std::string key_field = "MPANCore";
+  // A request counts as verified by nginx when this header is "ok"
+  // (proxy_set_header X-DIP-Verified $dip_verify_status). Empty: not
+  // required (only with `verify` below).
+  std::string verified_header = "X-DIP-Verified";
+  std::string signer_header = "X-DIP-Signer";  // its value goes to dip.signer
+  // Verify the X-DIP headers again here, with these CAs and CRLs; the URL
+  // the DIP signed comes from `destination_header`.
+  std::vector<std::string> verify_ca, verify_crl;
+  std::string verify_environment = "any";
+  std::string destination_header = "X-DIP-Destination";
+  std::string participant_id;  // senderID of our StandardResponse entries
+  std::string schemas;         // validate every message against these (optional)
+  int64_t max_body = 4 << 20;
+  int64_t duplicate_window_s = 86400;   // a transactionID seen within this is not produced again
+  int64_t duplicate_capacity = 1000000;
+  int64_t produce_timeout_ms = 15000;   // Kafka must acknowledge within this, else 503
+  int64_t retry_after_s = 30;
+  int64_t max_connections = 64;
+};
+
 struct Config {
   std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
   std::vector<Route> routes;
@@ -48,7 +79,12 @@ struct Config {
   std::string metrics_listen = "127.0.0.1:9464";
   int64_t shutdown_timeout_ms = 15000;
   bool http2 = true;
+  InboundConfig inbound;
 };
+
+// The librdkafka properties of `kafka` that apply to a producer (the
+// consumer-only ones left out).
+std::map<std::string, std::string> ProducerProperties(const std::map<std::string, std::string>& kafka);
 
 // Parses and validates. Errors: "config: <key>: <why>".
 bool LoadConfig(const std::string& path, Config* out, std::string* error);

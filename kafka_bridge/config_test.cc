@@ -87,3 +87,60 @@ TEST(Config, ErrorsNameTheKey) {
 
 }  // namespace
 }  // namespace dipgate::bridge
+
+namespace dipgate::bridge {
+namespace {
+
+std::string InboundOnly(const std::string& inbound) {
+  return R"({"kafka": {"bootstrap.servers": "127.0.0.1:9092"}, "inbound": )" + inbound + "}";
+}
+
+TEST(Config, InboundAloneNeedsNoRoutesOrIdentities) {
+  Config c;
+  std::string error;
+  ASSERT_TRUE(ParseConfig(InboundOnly(R"({"listen": "unix:/run/dipgate/in.sock",
+      "topic": "dip.in.{interfaceID}", "key": "transactionID", "participant_id": "0140321855",
+      "duplicate_window_s": 600})"), &c, &error)) << error;
+  EXPECT_TRUE(c.inbound.enabled);
+  EXPECT_TRUE(c.routes.empty());
+  EXPECT_EQ(c.inbound.listen, "unix:/run/dipgate/in.sock");
+  EXPECT_EQ(c.inbound.key_field, "transactionID");
+  EXPECT_EQ(c.inbound.verified_header, "X-DIP-Verified");
+  EXPECT_EQ(c.inbound.duplicate_window_s, 600);
+  // Both directions in one bridge.
+  Config both;
+  ASSERT_TRUE(ParseConfig(Valid(R"(, "inbound": {"listen": "127.0.0.1:8081", "topic": "in"})"),
+                          &both, &error)) << error;
+  EXPECT_TRUE(both.inbound.enabled);
+  EXPECT_EQ(both.routes.size(), 1u);
+}
+
+TEST(Config, InboundErrorsNameTheKey) {
+  struct Case {
+    std::string json;
+    const char* message;
+  } cases[] = {
+      {InboundOnly(R"({"topic": "t"})"), "config: inbound.listen: is required"},
+      {InboundOnly(R"({"listen": "8081", "topic": "t"})"), "config: inbound.listen: must be host:port or unix:/path"},
+      {InboundOnly(R"({"listen": "127.0.0.1:1", "topic": "t", "key": "colour"})"), "config: inbound.key: must be"},
+      {InboundOnly(R"({"listen": "127.0.0.1:1", "topic": "t", "verified_header": ""})"),
+       "config: inbound.verified_header: may be empty only when inbound.verify"},
+      {InboundOnly(R"({"listen": "127.0.0.1:1", "topic": "t", "verify": {"crl": []}})"),
+       "config: inbound.verify.ca: is required"},
+      {InboundOnly(R"({"listen": "127.0.0.1:1", "topic": "t", "verify": {"ca": ["/nonexistent"]}})"),
+       "config: inbound.verify.ca: cannot read file /nonexistent"},
+      {InboundOnly(R"({"listen": "127.0.0.1:1", "topic": "t", "produce_timeout_ms": 5})"),
+       "config: inbound.produce_timeout_ms: must be between 1000"},
+      {R"({"kafka": {"bootstrap.servers": "b"}, "inbound": {"listen": "127.0.0.1:1", "topic": "t"},
+          "dead_letter_topic": "d"})", "config: dead_letter_topic: belongs to outbound delivery"},
+  };
+  for (const Case& c : cases) {
+    Config config;
+    std::string error;
+    EXPECT_FALSE(ParseConfig(c.json, &config, &error)) << c.json;
+    EXPECT_NE(error.find(c.message), std::string::npos) << error;
+  }
+}
+
+}  // namespace
+}  // namespace dipgate::bridge

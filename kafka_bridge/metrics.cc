@@ -88,6 +88,27 @@ std::string Metrics::Render() const {
   gauge("dipgate_bridge_paused", "1 while consumption is paused for back-pressure.", paused);
   gauge("dipgate_bridge_certificate_days_to_expiry",
         "Days until the first signing or TLS certificate expires.", certificate_days_to_expiry);
+  counter("dipgate_bridge_webhooks_received_total", "DIP webhooks received (inbound).",
+          webhooks_received);
+  counter("dipgate_bridge_webhooks_accepted_total",
+          "Webhooks answered 201 once Kafka acknowledged every message.", webhooks_accepted);
+  counter("dipgate_bridge_webhooks_refused_total",
+          "Webhooks refused as the sender's fault (400/401/403/413; the DIP does not retry).",
+          webhooks_refused);
+  counter("dipgate_bridge_webhooks_unavailable_total",
+          "Webhooks answered 503 because Kafka did not acknowledge (the DIP retries).",
+          webhooks_unavailable);
+  counter("dipgate_bridge_inbound_produced_total", "Webhook messages acknowledged by Kafka.",
+          inbound_produced);
+  counter("dipgate_bridge_inbound_duplicates_total",
+          "Webhook messages already in Kafka (same transactionID), not produced again.",
+          inbound_duplicates);
+  counter("dipgate_bridge_inbound_replays_total", "Replayed messages (replayIndicator true).",
+          inbound_replays);
+  o << "# HELP dipgate_bridge_inbound_ack_seconds Time from a webhook's arrival to Kafka's "
+       "acknowledgement of all its messages.\n# TYPE dipgate_bridge_inbound_ack_seconds summary\n"
+    << "dipgate_bridge_inbound_ack_seconds_sum " << inbound_ack_micros / 1e6 << "\n"
+    << "dipgate_bridge_inbound_ack_seconds_count " << webhooks_accepted << "\n";
   std::lock_guard<std::mutex> lock(mu_);
   o << "# HELP dipgate_bridge_delivery_seconds Time from fetch to DIP acceptance or "
        "dead-letter.\n# TYPE dipgate_bridge_delivery_seconds histogram\n";

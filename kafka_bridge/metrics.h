@@ -23,6 +23,10 @@ class Metrics {
       committed{0}, abandoned{0};
   std::atomic<int64_t> in_flight{0}, buffered{0}, buffered_peak{0}, lag{0}, paused{0};
   std::atomic<int64_t> certificate_days_to_expiry{0};
+  // inbound (webhooks -> Kafka)
+  std::atomic<uint64_t> webhooks_received{0}, webhooks_accepted{0}, webhooks_refused{0},
+      webhooks_unavailable{0}, inbound_produced{0}, inbound_duplicates{0}, inbound_replays{0};
+  std::atomic<uint64_t> inbound_ack_micros{0};  // sum over accepted webhooks
 
   void ObserveLatency(double seconds);
   void SetHealth(bool healthy, const std::string& why);

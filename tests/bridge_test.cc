@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/kafka_fixture.h"
 #include "tests/nginx_fixture.h"
 
 namespace dipgate {
@@ -29,26 +30,11 @@ using testing::ReadFile;
 using testing::RunCommand;
 using testing::Runfile;
 using testing::WriteFile;
+using testing::Broker;
+using testing::BridgeProcess;
+using testing::ReadTopic;
+using testing::Tail;
 
-class Broker {
- public:
-  Broker() : dir_(testing::NewTempDir("kafka")), port_(testing::FreePort()) {}
-  bool Start() { return Script("start " + dir_ + " " + std::to_string(port_)); }
-  bool Restart() { return Script("restart " + dir_ + " " + std::to_string(port_)); }
-  void Stop() { Script("stop " + dir_); }
-  void Kill() { Script("kill " + dir_); }
-  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port_); }
-  ~Broker() { Stop(); }
-
- private:
-  bool Script(const std::string& args) {
-    auto r = RunCommand(Runfile("tests/kafka/kafka.sh") + " " + args);
-    if (r.exit_code != 0) ADD_FAILURE() << "kafka.sh " << args << ": " << r.output;
-    return r.exit_code == 0;
-  }
-  std::string dir_;
-  int port_;
-};
 
 std::string Message(const std::string& key, int seq, bool wrapped) {
   std::string inner = "{\"CommonBlock\":{\"S0\":{\"interfaceID\":\"IF-033\",\"schemaVersion\":\"011\"},"
@@ -84,66 +70,6 @@ class Producer {
   std::unique_ptr<RdKafka::Producer> p_;
 };
 
-struct DeadLetter {
-  std::string value;
-  std::map<std::string, std::string> headers;
-};
-
-std::vector<DeadLetter> ReadTopic(const std::string& bootstrap, const std::string& topic,
-                                  size_t want, int timeout_ms) {
-  std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", bootstrap, err);
-  conf->set("group.id", "reader-" + std::to_string(getpid()) + "-" + topic, err);
-  conf->set("auto.offset.reset", "earliest", err);
-  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
-  c->subscribe({topic});
-  std::vector<DeadLetter> out;
-  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (out.size() < want && std::chrono::steady_clock::now() < end) {
-    std::unique_ptr<RdKafka::Message> m(c->consume(200));
-    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-    DeadLetter d;
-    d.value.assign(static_cast<const char*>(m->payload()), m->len());
-    if (m->headers()) {
-      for (const auto& h : m->headers()->get_all()) {
-        d.headers[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
-      }
-    }
-    out.push_back(std::move(d));
-  }
-  c->close();
-  return out;
-}
-
-class BridgeProcess {
- public:
-  BridgeProcess(const std::string& config, const std::string& log) : log_(log) { Start(config); }
-  void Start(const std::string& config) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* f = freopen(log_.c_str(), "a", stderr);
-      (void)f;
-      std::string bin = Runfile("kafka_bridge/dipgate-bridge");
-      execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), nullptr);
-      _exit(127);
-    }
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-  int Stop(int sig = SIGTERM) {
-    if (pid_ <= 0) return -1;
-    kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-  ~BridgeProcess() { Stop(SIGKILL); }
-
- private:
-  std::string log_;
-  pid_t pid_ = -1;
-};
 
 struct Record {
   std::string key;
@@ -153,11 +79,6 @@ struct Record {
   std::string cert;
 };
 
-// The end of a bridge log, for failure messages.
-std::string Tail(const std::string& path) {
-  std::string log = ReadFile(path);
-  return log.size() > 4000 ? log.substr(log.size() - 4000) : log;
-}
 
 std::vector<Record> Delivered(const std::string& record_file) {
   std::vector<Record> out;

@@ -1,0 +1,501 @@
+#include "kafka_bridge/inbound.h"
+
+#include <arpa/inet.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "common/dip/codes.h"
+#include "common/dip/message.h"
+#include "common/dip/response.h"
+#include "common/dip/schema.h"
+#include "common/headers.h"
+#include "common/verifier.h"
+#include "kafka_bridge/duplicates.h"
+#include "kafka_bridge/log.h"
+
+namespace dipgate::bridge {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Kafka's acknowledgements for the records of one webhook. Shared with the
+// records' delivery reports, which may arrive after the webhook gave up.
+struct Batch {
+  std::mutex mu;
+  std::condition_variable cv;
+  int pending = 0;
+  int failed = 0;
+  std::string error;
+};
+
+struct RecordCtx {
+  std::shared_ptr<Batch> batch;
+  std::string transaction_id;  // recorded as in Kafka once acknowledged
+  bool replay = false;
+};
+
+class Reports : public RdKafka::DeliveryReportCb {
+ public:
+  explicit Reports(DuplicateWindow* duplicates) : duplicates_(duplicates) {}
+  void dr_cb(RdKafka::Message& m) override {
+    std::unique_ptr<RecordCtx> ctx(static_cast<RecordCtx*>(m.msg_opaque()));
+    if (!ctx) return;
+    if (m.err() == RdKafka::ERR_NO_ERROR && !ctx->replay) {
+      duplicates_->Record(ctx->transaction_id, WallClockMillis());
+    }
+    std::lock_guard<std::mutex> lock(ctx->batch->mu);
+    if (m.err() != RdKafka::ERR_NO_ERROR) {
+      ++ctx->batch->failed;
+      if (ctx->batch->error.empty()) ctx->batch->error = m.errstr();
+    }
+    --ctx->batch->pending;
+    ctx->batch->cv.notify_all();
+  }
+
+ private:
+  DuplicateWindow* duplicates_;
+};
+
+struct Answer {
+  unsigned int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+  std::string body;
+  bool retry_after = false;
+  std::string reason;  // logged
+};
+
+// Per connection: the body as it arrives.
+struct RequestState {
+  std::string body;
+  bool too_large = false;
+  Clock::time_point started = Clock::now();
+};
+
+std::string Header(MHD_Connection* c, const std::string& name) {
+  if (name.empty()) return {};
+  const char* v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name.c_str());
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+bool TopicSafe(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  }
+  return true;
+}
+
+void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
+  for (size_t pos = 0; (pos = s->find(from, pos)) != std::string::npos; pos += to.size()) {
+    s->replace(pos, from.size(), to);
+  }
+}
+
+}  // namespace
+
+struct Inbound::Impl {
+  InboundConfig config;
+  Metrics* metrics = nullptr;
+  DuplicateWindow duplicates;
+  Reports reports{&duplicates};
+  std::unique_ptr<RdKafka::Producer> producer;
+  std::shared_ptr<const dip::SchemaSet> schemas;
+  std::unique_ptr<Verifier> verifier;  // inbound.verify; guarded by verify_mu
+  std::mutex verify_mu;
+  std::atomic<bool> stop{false};
+  std::thread poller;
+  MHD_Daemon* daemon = nullptr;
+  int unix_fd = -1;
+
+  explicit Impl(const InboundConfig& c)
+      : config(c),
+        duplicates(c.duplicate_window_s * 1000, static_cast<size_t>(c.duplicate_capacity)) {}
+
+  // ---- the answers
+
+  Answer Refuse(unsigned int status, Reason reason, const std::string& detail,
+                const dip::MessageArray* array) {
+    Answer a;
+    a.status = status;
+    a.reason = std::string(ToString(reason)) + ": " + detail;
+    a.retry_after = IsOwnFault(reason) || status == MHD_HTTP_SERVICE_UNAVAILABLE;
+    dip::StandardResponse r;
+    r.timestamp = dip::BodyTimestamp(WallClockMillis());
+    std::string code(a.retry_after ? "RCP1000" : dip::RecipientCodeFor(reason));
+    std::string help = "dipgate-bridge: " + std::string(ToString(reason)) + ": " + detail;
+    if (array != nullptr) {
+      for (const auto& m : array->messages()) {
+        r.entries.push_back(dip::EntryFor(m.envelope, code, config.participant_id, help));
+      }
+    } else {
+      r.entries.push_back(dip::EntryFor(dip::Envelope{}, code, config.participant_id, help));
+    }
+    a.body = dip::ToJson(r);
+    return a;
+  }
+
+  Answer Accept(const dip::MessageArray& array, const std::vector<bool>& duplicate) {
+    Answer a;
+    a.status = MHD_HTTP_CREATED;
+    dip::StandardResponse r;
+    r.timestamp = dip::BodyTimestamp(WallClockMillis());
+    for (const auto& m : array.messages()) {
+      r.entries.push_back(dip::EntryFor(
+          m.envelope, "RCP0000", config.participant_id,
+          duplicate[m.index] ? "already received: in Kafka from an earlier delivery" : ""));
+    }
+    a.body = dip::ToJson(r);
+    return a;
+  }
+
+  // ---- one webhook
+
+  Answer Handle(MHD_Connection* c, const RequestState& state) {
+    if (state.too_large) {
+      return Refuse(MHD_HTTP_PAYLOAD_TOO_LARGE, Reason::kBodyTooLarge,
+                    "the body exceeds inbound.max_body (" + std::to_string(config.max_body) +
+                        " bytes)",
+                    nullptr);
+    }
+    if (!config.verified_header.empty() && Header(c, config.verified_header) != "ok") {
+      return Refuse(MHD_HTTP_FORBIDDEN, Reason::kSignatureMismatch,
+                    "not verified by nginx: " + config.verified_header + " is \"" +
+                        Header(c, config.verified_header) +
+                        "\", not \"ok\" (proxy_set_header " + config.verified_header +
+                        " $dip_verify_status)",
+                    nullptr);
+    }
+    if (verifier) {
+      Verdict v = VerifyAgain(c, state.body);
+      if (!v.ok()) {
+        return Refuse(IsOwnFault(v.reason) ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_UNAUTHORIZED,
+                      v.reason, (v.header.empty() ? "" : v.header + ": ") + v.detail, nullptr);
+      }
+    }
+    auto array = dip::MessageArray::Parse(state.body);
+    if (!array) {
+      return Refuse(MHD_HTTP_BAD_REQUEST, array.reason(), array.error().detail, nullptr);
+    }
+    for (const auto& m : array->messages()) {
+      if (!TopicSafe(m.envelope.interface_id)) {
+        return Refuse(MHD_HTTP_BAD_REQUEST, Reason::kUnknownInterface,
+                      "message " + std::to_string(m.index) + ": interfaceID '" +
+                          m.envelope.interface_id + "' cannot name a topic",
+                      &*array);
+      }
+    }
+    if (schemas) {
+      dip::SchemaVerdict v = schemas->Validate(*array);
+      if (!v.ok()) {
+        return Refuse(MHD_HTTP_BAD_REQUEST, v.reason,
+                      "message " + std::to_string(v.message) + " at " + v.pointer + ": " + v.detail,
+                      &*array);
+      }
+    }
+    return Produce(c, *array, state.started);
+  }
+
+  Verdict VerifyAgain(MHD_Connection* c, const std::string& body) {
+    std::string destination = Header(c, config.destination_header);
+    std::string signature = Header(c, std::string(kSignatureHeader));
+    std::string date = Header(c, std::string(kSignatureDateHeader));
+    std::string certificate = Header(c, std::string(kCertificateHeader));
+    std::string hash = Header(c, std::string(kContentHashHeader));
+    if (destination.empty()) {
+      Verdict v;
+      v.reason = Reason::kInternalError;
+      v.detail = config.destination_header +
+                 " is missing: nginx must pass the URL the DIP signed (proxy_set_header " +
+                 config.destination_header + " $scheme://$host$request_uri)";
+      return v;
+    }
+    SignedRequest r;
+    r.method = "POST";
+    r.destination = destination;
+    r.body = body;
+    r.signature = signature;
+    r.signature_date = date;
+    r.certificate = certificate;
+    r.content_hash = hash;
+    std::lock_guard<std::mutex> lock(verify_mu);
+    return verifier->Verify(r, WallClockMillis());
+  }
+
+  std::string TopicFor(const dip::Envelope& e) const {
+    std::string topic = config.topic;
+    std::string event = e.event_code;
+    if (event.size() >= 2 && event.front() == '[' && event.back() == ']') {
+      event = event.substr(1, event.size() - 2);
+    }
+    ReplaceAll(&topic, "{interfaceID}", e.interface_id);
+    ReplaceAll(&topic, "{eventCode}", TopicSafe(event) ? event : "unknown");
+    return topic;
+  }
+
+  std::string KeyFor(const dip::Envelope& e) const {
+    if (config.key_field == "MPANCore") return e.mpan_core;
+    if (config.key_field == "transactionID") return e.transaction_id;
+    if (config.key_field == "senderUniqueReference") return e.sender_unique_reference;
+    if (config.key_field == "interfaceID") return e.interface_id;
+    return {};
+  }
+
+  Answer Produce(MHD_Connection* c, const dip::MessageArray& array, Clock::time_point started) {
+    auto batch = std::make_shared<Batch>();
+    auto deadline = Clock::now() + std::chrono::milliseconds(config.produce_timeout_ms + 2000);
+    std::vector<bool> duplicate(array.messages().size(), false);
+    std::string signer = Header(c, config.signer_header);
+    std::string mpo = Header(c, "X-DIP-MPO");
+    int64_t now = WallClockMillis();
+    for (const auto& m : array.messages()) {
+      const dip::Envelope& e = m.envelope;
+      bool replay = e.replay_indicator.value_or(false);
+      if (!replay && !e.transaction_id.empty() && duplicates.Seen(e.transaction_id, now)) {
+        duplicate[m.index] = true;
+        metrics->inbound_duplicates += 1;
+        LogEvent("info", "inbound_duplicate", Field("transactionID", e.transaction_id));
+        continue;
+      }
+      std::unique_ptr<RdKafka::Headers> h(RdKafka::Headers::create());
+      h->add("dip.transactionID", e.transaction_id);
+      h->add("dip.publicationID", e.publication_id);
+      h->add("dip.replayIndicator", replay ? "true" : "false");
+      h->add("dip.interfaceID", e.interface_id);
+      h->add("dip.eventCode", e.event_code);
+      h->add("dip.senderUniqueReference", e.sender_unique_reference);
+      if (!signer.empty()) h->add("dip.signer", signer);
+      if (!mpo.empty()) h->add("dip.mpo", mpo);
+      std::string value = dip::ToJson(*m.payload);
+      std::string key = KeyFor(e);
+      std::string topic = TopicFor(e);
+      auto ctx = std::make_unique<RecordCtx>(RecordCtx{batch, e.transaction_id, replay});
+      {
+        std::lock_guard<std::mutex> lock(batch->mu);
+        ++batch->pending;
+      }
+      RdKafka::ErrorCode rc;
+      for (;;) {
+        rc = producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                               value.data(), value.size(), key.empty() ? nullptr : key.data(),
+                               key.size(), 0, h.get(), ctx.get());
+        if (rc != RdKafka::ERR__QUEUE_FULL || Clock::now() > deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the poller drains
+      }
+      if (rc != RdKafka::ERR_NO_ERROR) {
+        std::lock_guard<std::mutex> lock(batch->mu);
+        --batch->pending;
+        ++batch->failed;
+        if (batch->error.empty()) batch->error = RdKafka::err2str(rc);
+        break;  // the whole webhook is answered 503 and retried
+      }
+      h.release();    // librdkafka owns the headers now
+      ctx.release();  // and the delivery report deletes the context
+      if (replay) metrics->inbound_replays += 1;
+    }
+    std::unique_lock<std::mutex> lock(batch->mu);
+    bool done = batch->cv.wait_until(lock, deadline, [&] { return batch->pending == 0; });
+    if (!done || batch->failed > 0) {
+      std::string why = !done ? "Kafka did not acknowledge within inbound.produce_timeout_ms"
+                              : "Kafka refused a record: " + batch->error;
+      lock.unlock();
+      return Refuse(MHD_HTTP_SERVICE_UNAVAILABLE, Reason::kInternalError, why + "; retry later",
+                    &array);
+    }
+    lock.unlock();
+    for (bool d : duplicate) {
+      if (!d) metrics->inbound_produced += 1;
+    }
+    metrics->inbound_ack_micros += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+    return Accept(array, duplicate);
+  }
+
+  // ---- libmicrohttpd
+
+  static MHD_Result Request(void* cls, MHD_Connection* c, const char* /*url*/, const char* method,
+                            const char* /*version*/, const char* upload, size_t* upload_size,
+                            void** state_ptr) {
+    auto* self = static_cast<Impl*>(cls);
+    auto* state = static_cast<RequestState*>(*state_ptr);
+    if (state == nullptr) {
+      if (strcmp(method, "POST") != 0) {
+        return self->Send(c, Answer{MHD_HTTP_METHOD_NOT_ALLOWED,
+                                    "{\"error\":\"POST a DIP webhook here\"}\n", false, "method"});
+      }
+      *state_ptr = new (std::nothrow) RequestState();
+      return *state_ptr == nullptr ? MHD_NO : MHD_YES;
+    }
+    if (*upload_size > 0) {
+      if (state->body.size() + *upload_size > static_cast<size_t>(self->config.max_body)) {
+        state->too_large = true;
+      } else {
+        state->body.append(upload, *upload_size);
+      }
+      *upload_size = 0;
+      return MHD_YES;
+    }
+    self->metrics->webhooks_received += 1;
+    Answer a;
+    try {
+      a = self->Handle(c, *state);
+    } catch (const std::exception& e) {
+      a = self->Refuse(MHD_HTTP_SERVICE_UNAVAILABLE, Reason::kInternalError,
+                       std::string("exception: ") + e.what(), nullptr);
+    }
+    if (a.status == MHD_HTTP_CREATED) {
+      self->metrics->webhooks_accepted += 1;
+    } else if (a.status == MHD_HTTP_SERVICE_UNAVAILABLE) {
+      self->metrics->webhooks_unavailable += 1;
+      LogEvent("warn", "inbound_unavailable", Field("reason", a.reason));
+    } else {
+      self->metrics->webhooks_refused += 1;
+      LogEvent("warn", "inbound_refused",
+               Field("status", static_cast<int64_t>(a.status)) + "," + Field("reason", a.reason));
+    }
+    return self->Send(c, a);
+  }
+
+  MHD_Result Send(MHD_Connection* c, const Answer& a) {
+    MHD_Response* response =
+        MHD_create_response_from_buffer(a.body.size(), const_cast<char*>(a.body.data()),
+                                        MHD_RESPMEM_MUST_COPY);
+    if (response == nullptr) return MHD_NO;
+    MHD_add_response_header(response, "Content-Type", "application/json");
+    if (a.retry_after) {
+      MHD_add_response_header(response, "Retry-After",
+                              std::to_string(config.retry_after_s).c_str());
+    }
+    MHD_Result rc = MHD_queue_response(c, a.status, response);
+    MHD_destroy_response(response);
+    return rc;
+  }
+
+  static void Completed(void* /*cls*/, MHD_Connection* /*c*/, void** state_ptr,
+                        MHD_RequestTerminationCode /*code*/) {
+    delete static_cast<RequestState*>(*state_ptr);
+    *state_ptr = nullptr;
+  }
+
+  // ---- start and stop
+
+  Result<bool> Listen() {
+    unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+    auto limit = static_cast<unsigned int>(config.max_connections);
+    if (config.listen.rfind("unix:", 0) == 0) {
+      std::string path = config.listen.substr(5);
+      sockaddr_un addr{};
+      if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+        return Error{Reason::kInternalError, "inbound.listen: bad unix socket path " + path};
+      }
+      unix_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      addr.sun_family = AF_UNIX;
+      memcpy(addr.sun_path, path.c_str(), path.size());
+      unlink(path.c_str());
+      if (unix_fd < 0 || bind(unix_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+          chmod(path.c_str(), 0660) != 0 || listen(unix_fd, 128) != 0) {
+        return Error{Reason::kInternalError,
+                     "inbound.listen: cannot listen on " + path + ": " + strerror(errno)};
+      }
+      daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &Request, this,
+                                MHD_OPTION_LISTEN_SOCKET, unix_fd, MHD_OPTION_CONNECTION_LIMIT,
+                                limit, MHD_OPTION_CONNECTION_TIMEOUT, 60U,
+                                MHD_OPTION_NOTIFY_COMPLETED, &Completed, this, MHD_OPTION_END);
+    } else {
+      size_t colon = config.listen.rfind(':');
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(atoi(config.listen.c_str() + colon + 1)));
+      if (inet_pton(AF_INET, config.listen.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+        return Error{Reason::kInternalError,
+                     "inbound.listen: not an IPv4 address: " + config.listen};
+      }
+      daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &Request, this, MHD_OPTION_SOCK_ADDR,
+                                &addr, MHD_OPTION_CONNECTION_LIMIT, limit,
+                                MHD_OPTION_CONNECTION_TIMEOUT, 60U, MHD_OPTION_NOTIFY_COMPLETED,
+                                &Completed, this, MHD_OPTION_END);
+    }
+    if (daemon == nullptr) {
+      return Error{Reason::kInternalError, "inbound.listen: cannot listen on " + config.listen};
+    }
+    return true;
+  }
+
+  Result<bool> CreateProducer(const std::map<std::string, std::string>& kafka) {
+    std::string err;
+    std::unique_ptr<RdKafka::Conf> pc(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    std::map<std::string, std::string> props = ProducerProperties(kafka);
+    props["enable.idempotence"] = "true";
+    props["acks"] = "all";
+    // A record not acknowledged in time fails, rather than landing after the
+    // webhook was answered 503 (its retry would then be a duplicate).
+    props["message.timeout.ms"] = std::to_string(config.produce_timeout_ms);
+    for (const auto& [k, v] : props) {
+      if (pc->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+        return Error{Reason::kInternalError, "config: kafka." + k + " (inbound producer): " + err};
+      }
+    }
+    if (pc->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&reports), err) !=
+        RdKafka::Conf::CONF_OK) {
+      return Error{Reason::kInternalError, "dr_cb: " + err};
+    }
+    producer.reset(RdKafka::Producer::create(pc.get(), err));
+    if (!producer) return Error{Reason::kInternalError, "Kafka producer (inbound): " + err};
+    poller = std::thread([this] {
+      while (!stop.load()) producer->poll(50);
+    });
+    return true;
+  }
+
+  ~Impl() {
+    if (daemon != nullptr) MHD_stop_daemon(daemon);  // waits for requests in progress
+    if (unix_fd >= 0) {
+      close(unix_fd);
+      unlink(config.listen.substr(5).c_str());
+    }
+    if (producer) producer->flush(5000);
+    stop.store(true);
+    if (poller.joinable()) poller.join();
+  }
+};
+
+Inbound::Inbound(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Inbound::~Inbound() = default;
+
+Result<std::unique_ptr<Inbound>> Inbound::Start(const Config& config, Metrics* metrics) {
+  auto impl = std::make_unique<Impl>(config.inbound);
+  impl->metrics = metrics;
+  const InboundConfig& in = config.inbound;
+  if (!in.schemas.empty()) {
+    auto set = dip::SchemaSet::Load(in.schemas);
+    if (!set) return Error{Reason::kInternalError, "inbound.schemas: " + set.error().detail};
+    impl->schemas = *set;
+  }
+  if (!in.verify_ca.empty()) {
+    TrustOptions o;
+    o.ca_files = in.verify_ca;
+    o.crl_files = in.verify_crl;
+    o.environment = ParseEnvironment(in.verify_environment);
+    auto trust = TrustStore::Create(std::move(o));
+    if (!trust) return Error{Reason::kInternalError, "inbound.verify: " + trust.error().detail};
+    impl->verifier = std::make_unique<Verifier>(*trust, VerifyPolicy{});
+  }
+  if (auto p = impl->CreateProducer(config.kafka); !p) return p.error();
+  if (auto l = impl->Listen(); !l) return l.error();
+  LogEvent("info", "inbound_listening",
+           Field("listen", in.listen) + "," + Field("topic", in.topic) + "," +
+               Field("schemas", impl->schemas ? impl->schemas->spec_version() : "off"));
+  return std::unique_ptr<Inbound>(new Inbound(std::move(impl)));
+}
+
+}  // namespace dipgate::bridge

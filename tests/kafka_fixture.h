@@ -1,0 +1,87 @@
+// A real Apache Kafka broker (KRaft, tests/kafka/kafka.sh), the bridge as
+// a process, and reading what landed in a topic: shared by the bridge's
+// outbound and inbound tests.
+#ifndef DIPGATE_TESTS_KAFKA_FIXTURE_H_
+#define DIPGATE_TESTS_KAFKA_FIXTURE_H_
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/nginx_fixture.h"
+
+namespace dipgate::testing {
+
+class Broker {
+ public:
+  Broker() : dir_(NewTempDir("kafka")), port_(FreePort()) {}
+  bool Start() { return Script("start " + dir_ + " " + std::to_string(port_)); }
+  bool Restart() { return Script("restart " + dir_ + " " + std::to_string(port_)); }
+  void Stop() { Script("stop " + dir_); }
+  void Kill() { Script("kill " + dir_); }
+  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port_); }
+  ~Broker() { Stop(); }
+
+ private:
+  bool Script(const std::string& args) {
+    auto r = RunCommand(Runfile("tests/kafka/kafka.sh") + " " + args);
+    if (r.exit_code != 0) ADD_FAILURE() << "kafka.sh " << args << ": " << r.output;
+    return r.exit_code == 0;
+  }
+  std::string dir_;
+  int port_;
+};
+
+// The bridge (kafka_bridge/dipgate-bridge) with its log going to `log`.
+class BridgeProcess {
+ public:
+  BridgeProcess(const std::string& config, const std::string& log) : log_(log) { Start(config); }
+  void Start(const std::string& config) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* f = freopen(log_.c_str(), "a", stderr);
+      (void)f;
+      std::string bin = Runfile("kafka_bridge/dipgate-bridge");
+      execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), nullptr);
+      _exit(127);
+    }
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  int Stop(int sig = SIGTERM) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  }
+  ~BridgeProcess() { Stop(SIGKILL); }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+};
+
+struct KafkaRecord {
+  std::string key;
+  std::string value;
+  std::map<std::string, std::string> headers;
+};
+
+// Up to `want` records of `topic` from its beginning, waiting up to
+// `timeout_ms` for them.
+std::vector<KafkaRecord> ReadTopic(const std::string& bootstrap, const std::string& topic,
+                                   size_t want, int timeout_ms);
+
+// The end of a log file, for failure messages.
+std::string Tail(const std::string& path);
+
+}  // namespace dipgate::testing
+
+#endif  // DIPGATE_TESTS_KAFKA_FIXTURE_H_
