@@ -283,5 +283,28 @@ TEST_F(BridgeInboundTest, KafkaDownIs503AndTheDipsRetriesLandEveryMessage) {
   EXPECT_LE(duplicates, 6);
 }
 
+TEST_F(BridgeInboundTest, ABridgeKilledMidWebhookAnswersNothingAndTheRetryLands) {
+  StartSandbox("1,1,2,2,3,3,5,5,8");
+  broker_->Stop();  // Kafka slow to acknowledge: the webhook is in progress
+  SendThroughTheDip(400, 4);
+  std::string metrics = "http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics";
+  ASSERT_TRUE(WaitFor([&] {
+    return Curl(metrics).body.find("dipgate_bridge_webhooks_received_total 0") == std::string::npos;
+  }, 20000)) << Tail(dir_ + "/bridge.log");
+  EXPECT_EQ(bridge_->Stop(SIGKILL), -SIGKILL);  // mid-webhook
+  bridge_.reset();
+  EXPECT_EQ(CountOutcomes("delivered"), 0) << "a 201 for messages not in Kafka";
+  ASSERT_TRUE(broker_->Restart());
+  bridge_ = std::make_unique<BridgeProcess>(dir_ + "/bridge.json", dir_ + "/bridge2.log");
+  ASSERT_TRUE(WaitFor([&] { return CountOutcomes("delivered") >= 1; }, 90000))
+      << ReadFile(outcomes_) << Tail(dir_ + "/bridge2.log");
+  EXPECT_EQ(CountOutcomes("gave_up"), 0) << ReadFile(outcomes_);
+  auto records = Topic(10, 15000);
+  std::set<std::string> seen;
+  for (const KafkaRecord& r : records) seen.insert(r.headers.at("dip.transactionID"));
+  EXPECT_EQ(seen.size(), 4u) << "every message of the killed webhook in Kafka";
+  std::cout << "bridge killed mid-webhook: " << records.size() << " records for 4 messages\n";
+}
+
 }  // namespace
 }  // namespace dipgate
