@@ -72,6 +72,7 @@ struct Answer {
   unsigned int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
   std::string body;
   bool retry_after = false;
+  std::string word;    // the reason word, for the metrics
   std::string reason;  // logged
 };
 
@@ -128,7 +129,8 @@ struct Inbound::Impl {
                 const dip::MessageArray* array) {
     Answer a;
     a.status = status;
-    a.reason = std::string(ToString(reason)) + ": " + detail;
+    a.word = std::string(ToString(reason));
+    a.reason = a.word + ": " + detail;
     a.retry_after = IsOwnFault(reason) || status == MHD_HTTP_SERVICE_UNAVAILABLE;
     dip::StandardResponse r;
     r.timestamp = dip::BodyTimestamp(WallClockMillis());
@@ -331,7 +333,8 @@ struct Inbound::Impl {
     if (state == nullptr) {
       if (strcmp(method, "POST") != 0) {
         return self->Send(c, Answer{MHD_HTTP_METHOD_NOT_ALLOWED,
-                                    "{\"error\":\"POST a DIP webhook here\"}\n", false, "method"});
+                                    "{\"error\":\"POST a DIP webhook here\"}\n", false, "method",
+                                    "method"});
       }
       *state_ptr = new (std::nothrow) RequestState();
       return *state_ptr == nullptr ? MHD_NO : MHD_YES;
@@ -357,9 +360,11 @@ struct Inbound::Impl {
       self->metrics->webhooks_accepted += 1;
     } else if (a.status == MHD_HTTP_SERVICE_UNAVAILABLE) {
       self->metrics->webhooks_unavailable += 1;
+      self->metrics->CountWebhookRefusal(a.word);
       LogEvent("warn", "inbound_unavailable", Field("reason", a.reason));
     } else {
       self->metrics->webhooks_refused += 1;
+      self->metrics->CountWebhookRefusal(a.word);
       LogEvent("warn", "inbound_refused",
                Field("status", static_cast<int64_t>(a.status)) + "," + Field("reason", a.reason));
     }

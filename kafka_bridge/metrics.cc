@@ -50,6 +50,11 @@ void Metrics::ObserveLatency(double seconds) {
   latency_sum_ += seconds;
 }
 
+void Metrics::CountWebhookRefusal(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++refusals_[reason];
+}
+
 void Metrics::SetHealth(bool healthy, const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
   healthy_ = healthy;
@@ -110,6 +115,11 @@ std::string Metrics::Render() const {
     << "dipgate_bridge_inbound_ack_seconds_sum " << inbound_ack_micros / 1e6 << "\n"
     << "dipgate_bridge_inbound_ack_seconds_count " << webhooks_accepted << "\n";
   std::lock_guard<std::mutex> lock(mu_);
+  o << "# HELP dipgate_bridge_webhooks_not_accepted_total Webhooks refused or answered 503, by "
+       "reason.\n# TYPE dipgate_bridge_webhooks_not_accepted_total counter\n";
+  for (const auto& [reason, n] : refusals_) {
+    o << "dipgate_bridge_webhooks_not_accepted_total{reason=\"" << reason << "\"} " << n << "\n";
+  }
   o << "# HELP dipgate_bridge_delivery_seconds Time from fetch to DIP acceptance or "
        "dead-letter.\n# TYPE dipgate_bridge_delivery_seconds histogram\n";
   for (size_t i = 0; i < kBucketsSeconds.size(); ++i) {

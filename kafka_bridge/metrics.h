@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -29,6 +30,8 @@ class Metrics {
   std::atomic<uint64_t> inbound_ack_micros{0};  // sum over accepted webhooks
 
   void ObserveLatency(double seconds);
+  // A webhook refused or answered 503, by reason word.
+  void CountWebhookRefusal(const std::string& reason);
   void SetHealth(bool healthy, const std::string& why);
   std::string Render() const;
   bool Healthy(std::string* why) const;
@@ -43,6 +46,7 @@ class Metrics {
   std::array<uint64_t, kBucketsSeconds.size()> buckets_{};
   uint64_t latency_count_ = 0;
   double latency_sum_ = 0;
+  std::map<std::string, uint64_t> refusals_;  // reason word -> webhooks
   bool healthy_ = false;
   std::string health_reason_ = "starting";
   MHD_Daemon* daemon_ = nullptr;

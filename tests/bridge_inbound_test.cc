@@ -256,6 +256,11 @@ TEST_F(BridgeInboundTest, TheSendersFaultsAreRefusedAndNothingIsProduced) {
   EXPECT_NE(invalid.body.find("/0/payload/CommonBlock/M0/MPANCore"), std::string::npos)
       << invalid.body;
   EXPECT_TRUE(Topic(1, 3000).empty());
+  auto metrics = Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics");
+  EXPECT_NE(metrics.body.find("dipgate_bridge_webhooks_refused_total 4"), std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("dipgate_bridge_webhooks_not_accepted_total{reason=\"schema_invalid\"} 1"),
+            std::string::npos) << metrics.body;
 }
 
 TEST_F(BridgeInboundTest, KafkaDownIs503AndTheDipsRetriesLandEveryMessage) {
