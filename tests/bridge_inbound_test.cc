@@ -263,6 +263,32 @@ TEST_F(BridgeInboundTest, TheSendersFaultsAreRefusedAndNothingIsProduced) {
             std::string::npos) << metrics.body;
 }
 
+// A webhook whose signature fails never reaches the bridge: nginx answers
+// 401 (the DIP does not retry it) and nothing is in Kafka.
+TEST_F(BridgeInboundTest, ABadSignatureStopsAtNginxAndNothingIsProduced) {
+  std::string body = Array({Message(500, true, "T-IF-033-0140321855-SDS-20261201-C1")});
+  std::string url = "http://127.0.0.1:" + std::to_string(nginx_port_) + "/dip/webhook/if-033";
+  WriteFile(dir_ + "/signed.json", body);
+  auto s = RunCommand(Runfile("cli/dipctl") + " sign --cert " + PkiFile("signer-ec.pem") +
+                      " --key " + PkiFile("signer-ec.key") + " --url " + url + " --body " + dir_ +
+                      "/signed.json");
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  WriteFile(dir_ + "/headers", s.output);
+  std::string tampered = body;
+  tampered[tampered.find("SW1A")] = 'X';
+  WriteFile(dir_ + "/tampered.json", tampered);
+  HttpResult r = Curl("-X POST -H @" + dir_ + "/headers --data-binary @" + dir_ +
+                      "/tampered.json " + url);
+  EXPECT_EQ(r.status, 401) << r.raw;
+  EXPECT_NE(r.body.find("RCP9999 - Message Signature Invalid"), std::string::npos) << r.body;
+  HttpResult ok = Curl("-X POST -H @" + dir_ + "/headers --data-binary @" + dir_ +
+                       "/signed.json " + url);
+  EXPECT_EQ(ok.status, 201) << ok.raw;  // the bridge's answer, through nginx
+  auto records = Topic(2, 8000);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].headers.at("dip.transactionID"), "T-IF-033-0140321855-SDS-20261201-C1");
+}
+
 TEST_F(BridgeInboundTest, KafkaDownIs503AndTheDipsRetriesLandEveryMessage) {
   StartSandbox("1,1,2,2,3,3,5,5,8,8,13");
   SendThroughTheDip(300, 3);

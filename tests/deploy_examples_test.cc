@@ -172,6 +172,24 @@ TEST(BridgeExample, PassesConfigurationCheck) {
   EXPECT_NE(r.output.find("configuration ok"), std::string::npos) << r.output;
 }
 
+// An unreadable TLS key passphrase file fails the bridge at start, naming
+// the file (it used to be ignored, showing up later as endless handshake
+// retries).
+TEST(BridgeExample, AnUnreadableTlsPassphraseFileFailsTheCheck) {
+  std::string dir = testing::NewTempDir("deploy");
+  std::string config = Rewrite(ReadFile(Runfile("deploy/bridge/bridge.json")), dir);
+  std::string missing = dir + "/tls-key.pass";
+  size_t at = config.find("\"min_version\"");
+  ASSERT_NE(at, std::string::npos);
+  config.insert(at, "\"client_key_passphrase_file\": \"" + missing + "\", ");
+  WriteFile(dir + "/bridge.json", config);
+  auto r = RunCommand(Runfile("kafka_bridge/dipgate-bridge") + " --config " + dir +
+                      "/bridge.json --check");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("cannot read the TLS key passphrase file " + missing), std::string::npos)
+      << r.output;
+}
+
 // A directory served over plain HTTP, as a CA publishes its CRLs.
 class HttpDirectory {
  public:
