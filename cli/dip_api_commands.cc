@@ -204,13 +204,7 @@ int Call(const Caller& c, const std::string& method, const std::string& path,
   if (!signer) return Fail(signer.error().detail);
   auto h = signer->Sign(method, url, body, c.now);
   if (!h) return Fail(h.error().detail);
-  transport::HeaderList headers = {
-      {std::string(kSignatureHeader), h->signature},
-      {std::string(kSignatureDateHeader), h->signature_date},
-      {std::string(kCertificateHeader), h->certificate},
-      {std::string(kContentHashHeader), h->content_hash},
-  };
-  if (!c.api_key.empty()) headers.emplace_back(std::string(kApiKeyHeader), c.api_key);
+  transport::HeaderList headers = SignedHeaderList(*h, c.api_key);
   *reply = transport::Perform(c.tls, method, url, body, headers);
   if (reply->transport_error) return Fail(method + " " + url + ": " + reply->error);
   std::cerr << "dipctl: " << method << " " << url << " -> HTTP " << reply->status;

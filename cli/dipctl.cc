@@ -138,23 +138,21 @@ HeaderSet ParseHeaders(const std::string& text) {
   return h;
 }
 
-// Fills `request` from the headers; a duplicated DIP header is refused.
+// Fills `request` from the headers (the core's one rule); false with the
+// repeated header's name when a DIP header appears twice.
 bool FillRequest(const HeaderSet& h, SignedRequest* r, std::string* duplicate) {
-  auto one = [&](std::string_view name, std::string_view* out) {
-    const auto* v = h.Find(name);
-    if (v == nullptr) return true;
-    if (v->size() > 1) {
-      *duplicate = std::string(name);
-      return false;
-    }
-    *out = v->front();
-    return true;
-  };
-  if (!one(kSignatureHeader, &r->signature) || !one(kSignatureDateHeader, &r->signature_date) ||
-      !one(kCertificateHeader, &r->certificate) || !one(kContentHashHeader, &r->content_hash)) {
+  DipHeaderCollector c;
+  for (const auto& [name, values] : h.values) {
+    for (const std::string& v : values) c.Add(name, v);
+  }
+  if (!c.duplicate().empty()) {
+    *duplicate = std::string(c.duplicate());
     return false;
   }
-  if (r->certificate.empty() && !one(kLegacyCertificateHeader, &r->certificate)) return false;
+  r->signature = c.signature();
+  r->signature_date = c.signature_date();
+  r->certificate = c.certificate();
+  r->content_hash = c.content_hash();
   return true;
 }
 
@@ -226,19 +224,13 @@ int Sign(int argc, char** argv) {
   auto h = signer->Sign(method, args.Get("url"), body, now);
   if (!h) return Fail(h.error().detail);
 
-  std::vector<std::pair<std::string_view, std::string>> headers = {
-      {kSignatureHeader, h->signature},
-      {kSignatureDateHeader, h->signature_date},
-      {kCertificateHeader, h->certificate},
-      {kContentHashHeader, h->content_hash},
-  };
-  if (args.Has("api-key")) headers.emplace_back(kApiKeyHeader, args.Get("api-key"));
+  auto headers = SignedHeaderList(*h, args.Get("api-key"));
   if (format == "headers") {
     for (const auto& [name, value] : headers) std::cout << name << ": " << value << "\n";
   } else if (format == "json") {
     std::cout << "{";
     for (size_t i = 0; i < headers.size(); ++i) {
-      std::cout << (i ? ", " : "") << "\"" << headers[i].first << "\": "
+      std::cout << (i ? ", " : "") << JsonQuote(headers[i].first) << ": "
                 << JsonQuote(headers[i].second);
     }
     std::cout << "}\n";

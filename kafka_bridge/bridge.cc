@@ -467,14 +467,8 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
     for (int attempt = 1;; ++attempt) {
       auto h = signer_it->second.SignHashed("POST", url, hash, WallClockMillis());
       if (!h) return DeadLetter(st, m, "internal_error: " + h.error().detail, 0, "", attempt, w);
-      std::vector<std::pair<std::string, std::string>> headers = {
-          {std::string(kSignatureHeader), h->signature},
-          {std::string(kSignatureDateHeader), h->signature_date},
-          {std::string(kCertificateHeader), h->certificate},
-          {std::string(kContentHashHeader), h->content_hash},
-      };
       const std::string& key = use_secondary ? config.api_key_secondary : config.api_key_primary;
-      if (!key.empty()) headers.emplace_back(std::string(kApiKeyHeader), key);
+      auto headers = SignedHeaderList(*h, key);
       HttpReply reply = w.client->Post(url, body, headers);
       Outcome outcome = Classify(reply.status, reply.transport_error);
       std::string where = Field("topic", m.topic_name()) + "," +

@@ -210,10 +210,21 @@ struct Inbound::Impl {
 
   Verdict VerifyAgain(MHD_Connection* c, const std::string& body) {
     std::string destination = Header(c, config.destination_header);
-    std::string signature = Header(c, std::string(kSignatureHeader));
-    std::string date = Header(c, std::string(kSignatureDateHeader));
-    std::string certificate = Header(c, std::string(kCertificateHeader));
-    std::string hash = Header(c, std::string(kContentHashHeader));
+    DipHeaderCollector h;
+    MHD_get_connection_values(
+        c, MHD_HEADER_KIND,
+        [](void* cls, MHD_ValueKind, const char* key, const char* value) -> MHD_Result {
+          static_cast<DipHeaderCollector*>(cls)->Add(key, value ? value : "");
+          return MHD_YES;
+        },
+        &h);
+    if (!h.duplicate().empty()) {
+      Verdict v;
+      v.reason = Reason::kDuplicateHeader;
+      v.header = std::string(h.duplicate());
+      v.detail = v.header + " appears more than once";
+      return v;
+    }
     if (destination.empty()) {
       Verdict v;
       v.reason = Reason::kInternalError;
@@ -226,10 +237,10 @@ struct Inbound::Impl {
     r.method = "POST";
     r.destination = destination;
     r.body = body;
-    r.signature = signature;
-    r.signature_date = date;
-    r.certificate = certificate;
-    r.content_hash = hash;
+    r.signature = h.signature();
+    r.signature_date = h.signature_date();
+    r.certificate = h.certificate();
+    r.content_hash = h.content_hash();
     std::lock_guard<std::mutex> lock(verify_mu);
     return verifier->Verify(r, WallClockMillis());
   }

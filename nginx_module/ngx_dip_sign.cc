@@ -17,17 +17,7 @@ ngx_int_t Fail(ngx_http_request_t* r, RequestCtx* ctx, const std::string& why) {
 
 bool IsDipHeader(std::string_view line) {
   size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return false;
-  std::string_view name = line.substr(0, colon);
-  for (std::string_view h : {kSignatureHeader, kSignatureDateHeader, kCertificateHeader,
-                             kContentHashHeader, kLegacyCertificateHeader, kApiKeyHeader}) {
-    if (name.size() == h.size() &&
-        ngx_strncasecmp(reinterpret_cast<u_char*>(const_cast<char*>(name.data())),
-                        reinterpret_cast<u_char*>(const_cast<char*>(h.data())), h.size()) == 0) {
-      return true;
-    }
-  }
-  return false;
+  return colon != std::string_view::npos && IsDipHeaderName(line.substr(0, colon));
 }
 
 RequestSigner* WorkerSigner(MainConf* mcf, std::string_view name) {
@@ -89,20 +79,17 @@ ngx_int_t CreateRequest(ngx_http_request_t* r) {
   auto h = signer->SignHashed(method, destination, *ctx->content_hash, WallClockMillis());
   if (!h) return Fail(r, ctx, h.error().detail);
 
-  std::string extra;
-  auto add = [&extra](std::string_view name, std::string_view value) {
-    extra.append(name).append(": ").append(value).append("\r\n");
-  };
-  add(kSignatureHeader, h->signature);
-  add(kSignatureDateHeader, h->signature_date);
-  add(kCertificateHeader, h->certificate);
-  add(kContentHashHeader, h->content_hash);
+  std::string api_key;
   if (lcf->api_key != nullptr) {
     ngx_str_t key;
     if (ngx_http_complex_value(r, lcf->api_key, &key) != NGX_OK) {
       return Fail(r, ctx, "cannot evaluate dip_sign_api_key");
     }
-    if (key.len > 0) add(kApiKeyHeader, ToStd(key));
+    api_key = ToStd(key);
+  }
+  std::string extra;
+  for (const auto& [name, value] : SignedHeaderList(*h, api_key)) {
+    extra.append(name).append(": ").append(value).append("\r\n");
   }
 
   // Rebuild: request line, the headers without any client-sent X-DIP-* or

@@ -10,40 +10,17 @@
 namespace dipgate::nginx {
 namespace {
 
-struct HeaderValues {
-  std::string_view signature, date, certificate, content_hash;
-  const char* duplicate = nullptr;
-};
-
-bool NameIs(const ngx_table_elt_t& h, std::string_view name) {
-  return h.key.len == name.size() &&
-         ngx_strncasecmp(h.key.data, reinterpret_cast<u_char*>(const_cast<char*>(name.data())),
-                         name.size()) == 0;
-}
-
-HeaderValues CollectHeaders(ngx_http_request_t* r) {
-  HeaderValues out;
-  std::string_view legacy;
-  struct Slot {
-    std::string_view name;
-    std::string_view* value;
-    int seen;
-  } slots[] = {{kSignatureHeader, &out.signature, 0},
-               {kSignatureDateHeader, &out.date, 0},
-               {kCertificateHeader, &out.certificate, 0},
-               {kContentHashHeader, &out.content_hash, 0},
-               {kLegacyCertificateHeader, &legacy, 0}};
+// The DIP headers of the request, by the core's one rule (repeats,
+// the legacy certificate header).
+DipHeaderCollector CollectHeaders(ngx_http_request_t* r) {
+  DipHeaderCollector out;
   for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
     auto* h = static_cast<ngx_table_elt_t*>(part->elts);
     for (ngx_uint_t i = 0; i < part->nelts; ++i) {
-      for (Slot& s : slots) {
-        if (!NameIs(h[i], s.name)) continue;
-        if (++s.seen > 1 && out.duplicate == nullptr) out.duplicate = s.name.data();
-        *s.value = std::string_view(reinterpret_cast<char*>(h[i].value.data), h[i].value.len);
-      }
+      out.Add(std::string_view(reinterpret_cast<char*>(h[i].key.data), h[i].key.len),
+              std::string_view(reinterpret_cast<char*>(h[i].value.data), h[i].value.len));
     }
   }
-  if (out.certificate.empty()) out.certificate = legacy;
   return out;
 }
 
@@ -137,11 +114,11 @@ Verdict Check(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf) {
     v.detail = "body of " + std::to_string(ctx->body_bytes) + " bytes exceeds dip_verify_max_body";
     return v;
   }
-  HeaderValues h = CollectHeaders(r);
-  if (h.duplicate != nullptr) {
+  DipHeaderCollector h = CollectHeaders(r);
+  if (!h.duplicate().empty()) {
     v.reason = Reason::kDuplicateHeader;
-    v.header = h.duplicate;
-    v.detail = std::string(h.duplicate) + " appears more than once";
+    v.header = std::string(h.duplicate());
+    v.detail = v.header + " appears more than once";
     return v;
   }
   std::string destination;
@@ -160,10 +137,10 @@ Verdict Check(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf) {
   req.method = std::string_view(reinterpret_cast<char*>(r->method_name.data), r->method_name.len);
   req.destination = destination;
   req.body_hash = ctx->hasher->Finish();
-  req.signature = h.signature;
-  req.signature_date = h.date;
-  req.certificate = h.certificate;
-  req.content_hash = h.content_hash;
+  req.signature = h.signature();
+  req.signature_date = h.signature_date();
+  req.certificate = h.certificate();
+  req.content_hash = h.content_hash();
   v = verifier->Verify(req, WallClockMillis());
   if (!verifier->reload_error().empty()) {
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

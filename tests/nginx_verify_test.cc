@@ -229,6 +229,12 @@ TEST_F(NginxVerifyTest, MissingDuplicatedAndMalformedHeaders) {
   ExpectRejected(Send("POST", "/webhook", Sample()), "bad_base64", "X-DIP-Signature");
   WriteFile(dir_ + "/headers", "");
   ExpectRejected(Send("POST", "/webhook", Sample()), "missing_header", "X-DIP-Signature");
+  // The core's one rule: the legacy certificate header counts only when the
+  // standard one is absent, so repeating it beside the standard one is
+  // harmless (nginx refused it before; dipctl did not).
+  WriteFile(dir_ + "/headers",
+            headers + "X-DIP-Certificate: stale\nX-DIP-Certificate: stale\n");
+  ExpectAccepted(Send("POST", "/webhook", Sample()), Sample());
 }
 
 TEST_F(NginxVerifyTest, OversizedBody) {
