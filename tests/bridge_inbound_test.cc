@@ -67,14 +67,8 @@ std::string Array(const std::vector<std::string>& messages) {
   return out + "]";
 }
 
-class BridgeInboundTest : public ::testing::Test {
+class BridgeInboundTest : public testing::KafkaTest {
  protected:
-  static void SetUpTestSuite() {
-    broker_ = new Broker();
-    ASSERT_TRUE(broker_->Start());
-  }
-  static void TearDownTestSuite() { delete broker_; }
-
   void SetUp() override {
     dir_ = testing::NewTempDir("inbound");
     topic_prefix_ = "dip-in-" + std::to_string(++counter_) + "-";
@@ -165,7 +159,6 @@ class BridgeInboundTest : public ::testing::Test {
     return ReadTopic(broker_->bootstrap(), topic_prefix_ + "IF-033", want, timeout_ms);
   }
 
-  static Broker* broker_;
   static int counter_;
   std::string dir_, topic_prefix_, outcomes_;
   int listen_port_ = 0, nginx_port_ = 0, metrics_port_ = 0;
@@ -174,7 +167,6 @@ class BridgeInboundTest : public ::testing::Test {
   std::unique_ptr<Ingress> sandbox_;
 };
 
-Broker* BridgeInboundTest::broker_ = nullptr;
 int BridgeInboundTest::counter_ = 0;
 
 TEST_F(BridgeInboundTest, EveryWebhookMessageLandsOnceWithTopicKeyAndHeaders) {

@@ -100,14 +100,8 @@ std::vector<Record> Delivered(const std::string& record_file) {
   return out;
 }
 
-class BridgeTest : public ::testing::Test {
+class BridgeTest : public testing::KafkaTest {
  protected:
-  static void SetUpTestSuite() {
-    broker_ = new Broker();
-    ASSERT_TRUE(broker_->Start());
-  }
-  static void TearDownTestSuite() { delete broker_; }
-
   void SetUp() override {
     dir_ = testing::NewTempDir("bridge");
     behaviour_ = dir_ + "/behaviour";
@@ -198,7 +192,6 @@ class BridgeTest : public ::testing::Test {
               << dead.size() << " dead-lettered, " << duplicates << " duplicates\n";
   }
 
-  static Broker* broker_;
   static int counter_;
   std::unique_ptr<testing::Ingress> ingress_;
   std::string dir_, behaviour_, record_, topic_, dlq_;
@@ -206,7 +199,6 @@ class BridgeTest : public ::testing::Test {
   int configs_ = 0;
 };
 
-Broker* BridgeTest::broker_ = nullptr;
 int BridgeTest::counter_ = 0;
 
 TEST_F(BridgeTest, DeliversEverythingInOrderAndStopsCleanly) {

@@ -68,6 +68,20 @@ class BridgeProcess {
   pid_t pid_ = -1;
 };
 
+// A test suite with one broker for all its tests.
+class KafkaTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    broker_ = new Broker();
+    ASSERT_TRUE(broker_->Start());
+  }
+  static void TearDownTestSuite() {
+    delete broker_;
+    broker_ = nullptr;
+  }
+  static inline Broker* broker_ = nullptr;
+};
+
 struct KafkaRecord {
   std::string key;
   std::string value;
