@@ -241,3 +241,21 @@ TEST(SecurityReview, DefaultsFailClosed) {
 
 }  // namespace
 }  // namespace dipgate
+
+namespace dipgate {
+namespace {
+
+// The nginx worker and the bridge carry only what they use of the core:
+// the test PKI generator (CA keys, self-issued certificates) is dipctl's
+// and the tests', never in a production process.
+TEST(SecurityReview, TheTestPkiGeneratorIsNotInTheModuleOrTheBridge) {
+  for (const char* binary : {"nginx_module/ngx_http_dip_module.so",
+                             "kafka_bridge/dipgate-bridge", "cli/dipctl"}) {
+    auto r = testing::RunCommand("nm -C " + testing::Runfile(binary) + " | grep -c CreateTestPki");
+    bool has_pki = atoi(r.output.c_str()) > 0;
+    EXPECT_EQ(has_pki, std::string(binary) == "cli/dipctl") << binary << ": " << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace dipgate
