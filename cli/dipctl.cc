@@ -417,8 +417,12 @@ int Inspect(int argc, char** argv) {
     auto trust = TrustFromArgs(args);
     if (!trust) return Fail(trust.error().detail);
     auto v = (*trust)->Validate(leaf.get(), extra.get(), now);
+    // Say what was checked: revocation and the environment only when asked.
+    std::string checked = "chain, validity";
+    if (!args.Has("no-revocation")) checked += ", revocation";
+    if (args.Get("env", "any") != "any") checked += ", environment " + args.Get("env");
     std::cout << "chain:        "
-              << (v ? "trusted (chain, validity, revocation, environment checked)"
+              << (v ? "trusted (" + checked + " checked)"
                     : std::string(ToString(v.reason())) + ": " + v.error().detail)
               << "\n";
     if (!v) status = kExitRejected;

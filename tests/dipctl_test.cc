@@ -201,3 +201,29 @@ TEST_F(DipctlTest, VerifyWindowMustBeAPositiveNumber) {
 
 }  // namespace
 }  // namespace dipgate
+
+namespace dipgate {
+namespace {
+
+// inspect says what it checked: a relaxed check is not reported as done.
+TEST_F(DipctlTest, InspectSaysWhichChecksRan) {
+  std::string base = Dipctl() + " inspect --cert " + PkiFile("signer-rsa.pem") + " --ca " +
+                     PkiFile("ca-bundle.pem");
+  auto full = RunCommand(base + " --crl " + PkiFile("crls.pem") + " --env nonprod");
+  EXPECT_EQ(full.exit_code, 0) << full.output;
+  EXPECT_NE(full.output.find("chain:        trusted (chain, validity, revocation, environment "
+                             "nonprod checked)\n"),
+            std::string::npos) << full.output;
+  auto relaxed = RunCommand(base + " --no-revocation");
+  EXPECT_EQ(relaxed.exit_code, 0) << relaxed.output;
+  EXPECT_NE(relaxed.output.find("chain:        trusted (chain, validity checked)\n"),
+            std::string::npos) << relaxed.output;
+  auto revoked = RunCommand(Dipctl() + " inspect --cert " + PkiFile("signer-revoked.pem") +
+                            " --ca " + PkiFile("ca-bundle.pem") + " --crl " + PkiFile("crls.pem"));
+  EXPECT_EQ(revoked.exit_code, 1);
+  EXPECT_NE(revoked.output.find("chain:        certificate_revoked: "), std::string::npos)
+      << revoked.output;
+}
+
+}  // namespace
+}  // namespace dipgate
