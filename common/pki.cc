@@ -13,6 +13,7 @@
 #include <functional>
 
 #include "common/certificate.h"
+#include "common/key_policy.h"
 #include "common/ossl.h"
 
 namespace dipgate {
@@ -333,8 +334,10 @@ Result<bool> CreateCsr(const CsrOptions& o) {
   if (o.key_type != "rsa" && o.key_type != "ec") {
     return Error{Reason::kInternalError, "key type must be rsa or ec"};
   }
-  if (o.key_type == "rsa" && o.rsa_bits < 2048) {
-    return Error{Reason::kInternalError, "RSA keys must have at least 2048 bits (CoCo 6.2)"};
+  if (o.key_type == "rsa" && o.rsa_bits < DipKeyPolicy().min_rsa_bits) {
+    return Error{Reason::kInternalError, "RSA keys must have at least " +
+                                             std::to_string(DipKeyPolicy().min_rsa_bits) +
+                                             " bits (CoCo 6.2)"};
   }
   auto key = NewKey(o.key_type, o.rsa_bits);
   if (!key) return key.error();

@@ -52,24 +52,13 @@ bool DigestWith(EVP_MD_CTX* ctx, const EVP_MD* md, std::string_view message, uns
   return true;
 }
 
-std::string EcCurveName(EVP_PKEY* key) {
-  char group[64] = {0};
-  size_t len = 0;
-  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                     &len) != 1) {
-    ERR_clear_error();
-    return "";
-  }
-  return group;
-}
-
 Result<KeyType> ClassifyKey(EVP_PKEY* key) {
   if (key == nullptr) return Error{Reason::kInternalError, "no key"};
   if (EVP_PKEY_is_a(key, "RSA")) return KeyType::kRsa;
   if (EVP_PKEY_is_a(key, "EC")) {
-    std::string curve = EcCurveName(key);
-    if (curve == "prime256v1" || curve == "P-256") return KeyType::kEcP256;
-    return Error{Reason::kWeakKey, "EC key on curve '" + curve + "', not P-256"};
+    auto allowed = CheckKeyStrength(key, KeyRole::kSigning, "signing key");
+    if (!allowed) return allowed.error();
+    return KeyType::kEcP256;
   }
   return Error{Reason::kWeakKey,
                std::string("unsupported key type ") + EVP_PKEY_get0_type_name(key)};

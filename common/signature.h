@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/key_policy.h"
 #include "common/ossl.h"
 #include "common/result.h"
 
@@ -27,9 +28,6 @@ enum class EcdsaEncoding { kAny, kDer, kP1363 };
 // EC keys on P-256; anything else is kWeakKey with a detail naming the type.
 Result<KeyType> ClassifyKey(EVP_PKEY* key);
 
-// The named curve of an EC key (OpenSSL's name, e.g. "prime256v1"); empty
-// for a key with explicit curve parameters.
-std::string EcCurveName(EVP_PKEY* key);
 
 class SignatureVerifier {
  public:

@@ -16,11 +16,18 @@
 #include <string>
 #include <vector>
 
+#include "common/cert_profile.h"
 #include "common/certificate.h"
 #include "common/result.h"
 
 namespace dipgate {
 
+// How a certificate's revocation is checked. CRLs are checked by OpenSSL's
+// path validation (TrustStore::Validate sets the CRL flags; the CRL files
+// are loaded and reloaded with the CA files). A second source, OCSP (CoCo
+// 3.5.2.6 allows either), plugs in here as another mode, answered in
+// Validate after the path is built and the profile checked, mapping its
+// outcomes to the same reasons (certificate_revoked, revocation_unknown).
 enum class Revocation {
   kRequireCrl,  // every CA in the chain must have a current CRL (default)
   kOff,         // no revocation checking: only when the operator says so
@@ -78,10 +85,6 @@ class TrustStore {
   std::atomic<UnixMillis> next_check_{0};
 };
 
-// Strict end-entity checks on their own (also used by the CLI's inspect):
-// X.509 v3, a positive serial of at most 20 octets, not a CA, keyUsage with
-// digitalSignature, RSA >= 2048 bits or EC P-256.
-Result<bool> CheckEndEntityProfile(X509* leaf);
 
 }  // namespace dipgate
 
