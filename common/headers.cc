@@ -1,6 +1,6 @@
 #include "common/headers.h"
 
-#include <strings.h>
+#include "common/ascii.h"
 
 namespace dipgate {
 namespace {
@@ -8,10 +8,6 @@ namespace {
 constexpr std::string_view kCollected[] = {kSignatureHeader, kSignatureDateHeader,
                                            kCertificateHeader, kContentHashHeader,
                                            kLegacyCertificateHeader};
-
-bool SameName(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 }  // namespace
 
@@ -29,14 +25,14 @@ std::vector<std::pair<std::string, std::string>> SignedHeaderList(const DipHeade
 
 bool IsDipHeaderName(std::string_view name) {
   for (std::string_view h : kCollected) {
-    if (SameName(name, h)) return true;
+    if (EqualsNoCase(name, h)) return true;
   }
-  return SameName(name, kApiKeyHeader);
+  return EqualsNoCase(name, kApiKeyHeader);
 }
 
 void DipHeaderCollector::Add(std::string_view name, std::string_view value) {
   for (size_t i = 0; i < 5; ++i) {
-    if (SameName(name, kCollected[i])) {
+    if (EqualsNoCase(name, kCollected[i])) {
       if (++seen_[i] == 1) values_[i] = value;
       return;
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/ascii.h"
 #include "common/base64.h"
 #include "common/digest.h"
 #include "common/headers.h"
@@ -15,16 +16,6 @@ Verdict Reject(Reason reason, std::string_view header, std::string detail) {
   v.header = std::string(header);
   v.detail = std::move(detail);
   return v;
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (tolower(static_cast<unsigned char>(a[i])) != tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace

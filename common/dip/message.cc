@@ -3,7 +3,8 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <strings.h>
+
+#include "common/ascii.h"
 
 namespace dipgate::dip {
 namespace {
@@ -59,8 +60,7 @@ const rapidjson::Value* Member(const rapidjson::Value& v, std::string_view name)
   for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
     std::string_view key(it->name.GetString(), it->name.GetStringLength());
     if (key == name) return &it->value;
-    if (folded == nullptr && key.size() == name.size() &&
-        strncasecmp(key.data(), name.data(), key.size()) == 0) {
+    if (folded == nullptr && EqualsNoCase(key, name)) {
       folded = &it->value;
     }
   }

@@ -4,10 +4,10 @@
 #include <rapidjson/pointer.h>
 #include <rapidjson/schema.h>
 #include <rapidjson/stringbuffer.h>
-#include <strings.h>
 
 #include <algorithm>
 
+#include "common/ascii.h"
 #include "common/files.h"
 
 #if RAPIDJSON_SCHEMA_USE_INTERNALREGEX || !RAPIDJSON_SCHEMA_USE_STDREGEX
@@ -148,10 +148,6 @@ bool EndsWith(std::string_view s, std::string_view tail) {
   return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
 }
 
-bool EqualsFolded(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
 }  // namespace
 
 SchemaSet::~SchemaSet() = default;
@@ -223,7 +219,7 @@ Result<std::shared_ptr<const SchemaSet>> SchemaSet::Load(const std::string& dire
 
 bool SchemaSet::IsChannel(std::string_view id) const {
   return std::any_of(channels_.begin(), channels_.end(),
-                     [&](const std::string& c) { return EqualsFolded(c, id); });
+                     [&](const std::string& c) { return EqualsNoCase(c, id); });
 }
 
 std::vector<std::string> SchemaSet::SchemasFor(std::string_view interface_id,
@@ -272,7 +268,7 @@ SchemaVerdict SchemaSet::Validate(const Message& message, const Expectations& ex
                 "interfaceID '" + e.interface_id + "' is not an interface of DIP spec " +
                     spec_version_);
   }
-  if (!expect.channel.empty() && !EqualsFolded(expect.channel, e.interface_id)) {
+  if (!expect.channel.empty() && !EqualsNoCase(expect.channel, e.interface_id)) {
     return fail(Reason::kChannelMismatch, "/CommonBlock/S0/interfaceID",
                 "interfaceID '" + e.interface_id + "' sent on channel '" + expect.channel + "'");
   }
