@@ -488,16 +488,16 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
         continue;
       }
       if (outcome == Outcome::kDeadLetter) {
-        LogEvent("warn", "rejected_by_dip", where + "," + Field("excerpt", reply.excerpt));
+        LogEvent("warn", "rejected_by_dip", where + "," + Field("excerpt", reply.body));
         bool ok = DeadLetter(st, m, "http_" + std::to_string(reply.status), reply.status,
-                             reply.excerpt, attempt, w);
+                             reply.body, attempt, w);
         if (ok) metrics.dead_lettered += 1;
         return ok;
       }
       metrics.retried += 1;
       if (config.retry.max_attempts > 0 && attempt >= config.retry.max_attempts) {
         bool ok = DeadLetter(st, m, "retries_exhausted", reply.status,
-                             reply.transport_error ? reply.error : reply.excerpt, attempt, w);
+                             reply.transport_error ? reply.error : reply.body, attempt, w);
         if (ok) metrics.dead_lettered += 1;
         return ok;
       }
@@ -506,7 +506,7 @@ struct Bridge::Impl : public RdKafka::RebalanceCb {
                                reply.retry_after_ms);
       LogEvent("warn", "retry", where + "," + Field("wait_ms", wait) + "," +
                                     Field("error", reply.transport_error ? reply.error
-                                                                         : reply.excerpt));
+                                                                         : reply.body));
       if (!Wait(st, wait)) return false;
     }
   }

@@ -28,19 +28,13 @@ DipClient::DipClient(const transport::TlsSettings& tls) : curl_(curl_easy_init()
 
 HttpReply DipClient::Post(const std::string& url, const std::string& body,
                           const std::vector<std::pair<std::string, std::string>>& headers) {
-  HttpReply reply;
   if (!curl_) {
+    HttpReply reply;
     reply.transport_error = true;
     reply.error = "curl_easy_init failed";
     return reply;
   }
-  transport::Reply r = transport::PerformOn(curl_.get(), "POST", url, body, headers, kExcerpt);
-  reply.status = r.status;
-  reply.transport_error = r.transport_error;
-  reply.error = std::move(r.error);
-  reply.excerpt = std::move(r.body);
-  reply.retry_after_ms = r.retry_after_ms;
-  return reply;
+  return transport::PerformOn(curl_.get(), "POST", url, body, headers, kExcerpt);
 }
 
 }  // namespace dipgate::bridge

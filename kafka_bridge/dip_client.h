@@ -17,13 +17,9 @@
 
 namespace dipgate::bridge {
 
-struct HttpReply {
-  long status = 0;              // 0 when no HTTP answer arrived
-  bool transport_error = false;
-  std::string error;            // curl's message on transport errors
-  std::string excerpt;          // the first 512 bytes of the answer
-  int64_t retry_after_ms = -1;  // from Retry-After, if any
-};
+// The DIP's answer: status, transport error, the first 512 bytes of the
+// body (kept for logs and dead letters), Retry-After.
+using HttpReply = transport::Reply;
 
 class DipClient {
  public:
