@@ -96,34 +96,39 @@ void PrintVerdict(const dip::SchemaVerdict& v, bool json) {
   if (!code.empty()) std::cout << "  the DIP would answer 400 " << dip::MessageFor(code) << "\n";
 }
 
-// Parses and validates a message body; prints the outcome when it fails.
-// Returns kExitOk, kExitRejected or kExitError.
-int CheckMessages(const Args& args, const std::string& body, const std::string& channel,
-                  bool quiet_ok, Result<dip::MessageArray>* parsed) {
+// A message body as dipctl takes it (a bare payload or one message too);
+// prints why when it is not one.
+Result<dip::MessageArray> ParseMessages(const Args& args, const std::string& body) {
   dip::ParseOptions po;
   po.allow_bare_payload = true;
-  *parsed = dip::MessageArray::Parse(body, po);
-  bool json = args.Get("format") == "json";
-  if (!*parsed) {
+  auto parsed = dip::MessageArray::Parse(body, po);
+  if (!parsed) {
     dip::SchemaVerdict v;
-    v.reason = parsed->reason();
-    v.detail = parsed->error().detail;
-    PrintVerdict(v, json);
-    return kExitRejected;
+    v.reason = parsed.reason();
+    v.detail = parsed.error().detail;
+    PrintVerdict(v, args.Get("format") == "json");
   }
+  return parsed;
+}
+
+// Validates parsed messages; prints the outcome (only failures when
+// `quiet_ok`). Returns kExitOk, kExitRejected or kExitError.
+int CheckMessages(const Args& args, const dip::MessageArray& array, const std::string& channel,
+                  bool quiet_ok) {
+  bool json = args.Get("format") == "json";
   auto schemas = LoadSchemas(args);
   if (!schemas) return Fail(schemas.error().detail);
   dip::Expectations expect;
   expect.channel = channel;
   std::string err;
   if (!ParseEnvironment(args, &expect.environment_tags, &err)) return Usage(err);
-  dip::SchemaVerdict v = (*schemas)->Validate(**parsed, expect);
+  dip::SchemaVerdict v = (*schemas)->Validate(array, expect);
   if (!v.ok()) {
     PrintVerdict(v, json);
     return kExitRejected;
   }
   if (quiet_ok) return kExitOk;
-  const auto& messages = (*parsed)->messages();
+  const auto& messages = array.messages();
   if (json) {
     std::cout << "{\"valid\": true, \"messages\": " << messages.size()
               << ", \"spec\": " << JsonQuote((*schemas)->spec_version()) << "}\n";
@@ -137,7 +142,7 @@ int CheckMessages(const Args& args, const std::string& body, const std::string& 
               << m.envelope.event_code << " (" << (names.empty() ? "?" : names.front())
               << "), senderUniqueReference " << m.envelope.sender_unique_reference << "\n";
   }
-  if ((*parsed)->form() != dip::BodyForm::kArray) {
+  if (array.form() != dip::BodyForm::kArray) {
     std::cout << "note: not a message array; `dipctl send` wraps it as [{\"payload\": ...}]\n";
   }
   return kExitOk;
@@ -286,8 +291,9 @@ int ValidateCommand(int argc, char** argv) {
   if (!args.Has("body")) return Usage("validate: --body FILE (or - for standard input) is required");
   std::string body;
   if (!ReadInput(args.Get("body"), &body)) return Fail("cannot read body file " + args.Get("body"));
-  Result<dip::MessageArray> parsed = Error{};
-  return CheckMessages(args, body, args.Get("channel"), false, &parsed);
+  auto parsed = ParseMessages(args, body);
+  if (!parsed) return kExitRejected;
+  return CheckMessages(args, *parsed, args.Get("channel"), false);
 }
 
 int SendCommand(int argc, char** argv) {
@@ -302,11 +308,8 @@ int SendCommand(int argc, char** argv) {
   Caller caller;
   if (int rc = MakeCaller(args, &caller); rc != kExitOk) return rc;
 
-  dip::ParseOptions po;
-  po.allow_bare_payload = true;
-  Result<dip::MessageArray> parsed = dip::MessageArray::Parse(body, po);
+  auto parsed = ParseMessages(args, body);
   if (!parsed) {
-    PrintVerdict({parsed.reason(), 0, "", "", "", parsed.error().detail}, args.Get("format") == "json");
     std::cerr << "dipctl: not sent\n";
     return kExitRejected;
   }
@@ -319,7 +322,7 @@ int SendCommand(int argc, char** argv) {
     }
   }
   if (!args.Has("no-validate")) {
-    if (int rc = CheckMessages(args, body, channel, true, &parsed); rc != kExitOk) {
+    if (int rc = CheckMessages(args, *parsed, channel, true); rc != kExitOk) {
       std::cerr << "dipctl: not sent (--no-validate sends it anyway)\n";
       return rc;
     }
