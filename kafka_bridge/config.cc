@@ -3,6 +3,10 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
 #include "common/files.h"
 
 namespace dipgate::bridge {
@@ -139,43 +143,23 @@ bool ParseInbound(Reader& rd, const Value& doc, InboundConfig* in) {
   return true;
 }
 
+// The keys of outbound delivery (Kafka -> DIP).
+constexpr const char* kOutboundKeys[] = {
+    "routes", "identities", "tls", "api_key", "retry", "dead_letter_topic", "dip_base_url",
+    "receipts_topic", "schemas", "batch", "ordering", "max_in_flight", "max_buffered_messages",
+    "signing_threads", "max_connections"};
+
 // A bridge that only receives webhooks: the outbound keys have no meaning.
-bool FinishInboundOnly(Reader& rd, const Value& doc, Config* c) {
-  for (const char* key : {"routes", "identities", "tls", "api_key", "retry", "dead_letter_topic",
-                          "max_in_flight", "max_buffered_messages"}) {
+bool NoOutboundKeys(Reader& rd, const Value& doc) {
+  for (const char* key : kOutboundKeys) {
     if (doc.HasMember(key)) {
       return rd.Fail(key, "belongs to outbound delivery, which needs routes and identities");
     }
   }
-  if (!rd.String(doc, "metrics_listen", "", &c->metrics_listen, false) ||
-      !rd.Int(doc, "shutdown_timeout_ms", "", &c->shutdown_timeout_ms, 0, 600000)) {
-    return false;
-  }
-  if (!c->metrics_listen.empty() && c->metrics_listen.find(':') == std::string::npos) {
-    return rd.Fail("metrics_listen", "must be host:port (or empty to disable)");
-  }
   return true;
 }
 
-}  // namespace
-
-bool ParseConfig(const std::string& json, Config* c, std::string* error) {
-  error->clear();
-  Reader rd(error);
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) {
-    return rd.Fail("(file)", std::string("not valid JSON: ") +
-                                 rapidjson::GetParseError_En(doc.GetParseError()) +
-                                 " at offset " + std::to_string(doc.GetErrorOffset()));
-  }
-  if (!doc.IsObject()) return rd.Fail("(file)", "must be a JSON object");
-  if (!rd.Known(doc, "", {"kafka", "routes", "identities", "tls", "api_key", "timeouts", "retry",
-                          "dead_letter_topic", "max_in_flight", "max_buffered_messages",
-                          "metrics_listen", "shutdown_timeout_ms", "http2", "inbound"})) {
-    return false;
-  }
-
+bool ParseKafka(Reader& rd, const Value& doc, Config* c) {
   auto kafka = doc.FindMember("kafka");
   if (kafka == doc.MemberEnd() || !kafka->value.IsObject()) {
     return rd.Fail("kafka", "is required: an object of librdkafka properties");
@@ -193,19 +177,17 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
     }
   }
   if (c->kafka.count("bootstrap.servers") == 0) return rd.Fail("kafka.bootstrap.servers", "is required");
-  if (!ParseInbound(rd, doc, &c->inbound)) return false;
-  // Outbound (routes) is optional when the bridge only receives webhooks.
-  bool outbound = doc.HasMember("routes") || !c->inbound.enabled;
-  if (outbound && c->kafka.count("group.id") == 0) return rd.Fail("kafka.group.id", "is required");
   for (const char* owned : {"enable.auto.commit", "enable.auto.offset.store"}) {
     if (c->kafka.count(owned) != 0) {
       return rd.Fail(std::string("kafka.") + owned,
                      "is managed by the bridge (offsets are committed only after delivery)");
     }
   }
+  return true;
+}
 
+bool ParseIdentities(Reader& rd, const Value& doc, Config* c) {
   auto identities = doc.FindMember("identities");
-  if (!outbound && identities == doc.MemberEnd()) return FinishInboundOnly(rd, doc, c);
   if (identities == doc.MemberEnd() || !identities->value.IsArray() ||
       identities->value.Empty()) {
     return rd.Fail("identities", "is required: a non-empty array of signing identities");
@@ -242,7 +224,17 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
     }
     c->identities.push_back(std::move(id));
   }
+  return true;
+}
 
+bool ParseRoutes(Reader& rd, const Value& doc, Config* c) {
+  if (!rd.String(doc, "dip_base_url", "", &c->dip_base_url, false)) return false;
+  if (!c->dip_base_url.empty()) {
+    if (c->dip_base_url.rfind("https://", 0) != 0) {
+      return rd.Fail("dip_base_url", "must be an https:// URL");
+    }
+    while (!c->dip_base_url.empty() && c->dip_base_url.back() == '/') c->dip_base_url.pop_back();
+  }
   auto routes = doc.FindMember("routes");
   if (routes == doc.MemberEnd() || !routes->value.IsArray() || routes->value.Empty()) {
     return rd.Fail("routes", "is required: a non-empty array of {topic, url}");
@@ -253,9 +245,16 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
     if (!v.IsObject()) return rd.Fail(where.substr(0, where.size() - 1), "must be an object");
     if (!rd.Known(v, where, {"topic", "url", "identity"})) return false;
     Route r;
-    if (!rd.String(v, "topic", where, &r.topic, true) || !rd.String(v, "url", where, &r.url, true) ||
+    if (!rd.String(v, "topic", where, &r.topic, true) ||
+        !rd.String(v, "url", where, &r.url, false) ||
         !rd.String(v, "identity", where, &r.identity, false)) {
       return false;
+    }
+    if (r.url.empty()) {
+      if (c->dip_base_url.empty()) {
+        return rd.Fail(where + "url", "is required when there is no dip_base_url");
+      }
+      r.url = c->dip_base_url + "/dip-channel/{interfaceID}";
     }
     if (r.url.rfind("https://", 0) != 0) {
       return rd.Fail(where + "url", "must be an https:// URL");
@@ -270,7 +269,10 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
     }
     c->routes.push_back(std::move(r));
   }
+  return true;
+}
 
+bool ParseTls(Reader& rd, const Value& doc, Config* c) {
   auto tls = doc.FindMember("tls");
   if (tls != doc.MemberEnd()) {
     if (!tls->value.IsObject()) return rd.Fail("tls", "must be an object");
@@ -290,6 +292,7 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
     }
     if (!ReadablePath(rd, "tls.client_certificate", c->client_certificate) ||
         !ReadablePath(rd, "tls.client_key", c->client_key) ||
+        !ReadablePath(rd, "tls.client_key_passphrase_file", c->client_key_passphrase_file) ||
         !ReadablePath(rd, "tls.ca", c->ca_file)) {
       return false;
     }
@@ -298,27 +301,32 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
     return rd.Fail("tls.ca", "is required for https routes (the DIP CA; the system store is "
                              "never used)");
   }
+  return rd.Bool(doc, "http2", "", &c->http2);
+}
 
+bool ParseApiKey(Reader& rd, const Value& doc, Config* c) {
   auto api = doc.FindMember("api_key");
-  if (api != doc.MemberEnd()) {
-    if (!api->value.IsObject()) return rd.Fail("api_key", "must be an object");
-    std::string primary_file, secondary_file;
-    if (!rd.Known(api->value, "api_key.", {"primary", "secondary", "primary_file", "secondary_file"}) ||
-        !rd.String(api->value, "primary", "api_key.", &c->api_key_primary, false) ||
-        !rd.String(api->value, "secondary", "api_key.", &c->api_key_secondary, false) ||
-        !rd.String(api->value, "primary_file", "api_key.", &primary_file, false) ||
-        !rd.String(api->value, "secondary_file", "api_key.", &secondary_file, false)) {
-      return false;
-    }
-    for (auto [file, key, name] : {std::tuple{&primary_file, &c->api_key_primary, "primary_file"},
-                                   std::tuple{&secondary_file, &c->api_key_secondary, "secondary_file"}}) {
-      if (file->empty()) continue;
-      if (!ReadFirstLine(*file, key)) {
-        return rd.Fail(std::string("api_key.") + name, "cannot read file " + *file);
-      }
+  if (api == doc.MemberEnd()) return true;
+  if (!api->value.IsObject()) return rd.Fail("api_key", "must be an object");
+  std::string primary_file, secondary_file;
+  if (!rd.Known(api->value, "api_key.", {"primary", "secondary", "primary_file", "secondary_file"}) ||
+      !rd.String(api->value, "primary", "api_key.", &c->api_key_primary, false) ||
+      !rd.String(api->value, "secondary", "api_key.", &c->api_key_secondary, false) ||
+      !rd.String(api->value, "primary_file", "api_key.", &primary_file, false) ||
+      !rd.String(api->value, "secondary_file", "api_key.", &secondary_file, false)) {
+    return false;
+  }
+  for (auto [file, key, name] : {std::tuple{&primary_file, &c->api_key_primary, "primary_file"},
+                                 std::tuple{&secondary_file, &c->api_key_secondary, "secondary_file"}}) {
+    if (file->empty()) continue;
+    if (!ReadFirstLine(*file, key)) {
+      return rd.Fail(std::string("api_key.") + name, "cannot read file " + *file);
     }
   }
+  return true;
+}
 
+bool ParseTimeoutsAndRetry(Reader& rd, const Value& doc, Config* c) {
   auto timeouts = doc.FindMember("timeouts");
   if (timeouts != doc.MemberEnd()) {
     if (!timeouts->value.IsObject()) return rd.Fail("timeouts", "must be an object");
@@ -329,45 +337,134 @@ bool ParseConfig(const std::string& json, Config* c, std::string* error) {
     }
   }
   auto retry = doc.FindMember("retry");
-  if (retry != doc.MemberEnd()) {
-    if (!retry->value.IsObject()) return rd.Fail("retry", "must be an object");
-    int64_t attempts = c->retry.max_attempts;
-    int64_t jitter_pct = static_cast<int64_t>(c->retry.jitter * 100);
-    if (!rd.Known(retry->value, "retry.",
-                  {"initial_backoff_ms", "max_backoff_ms", "jitter_percent", "max_attempts"}) ||
-        !rd.Int(retry->value, "initial_backoff_ms", "retry.", &c->retry.initial_backoff_ms, 1,
-                3600000) ||
-        !rd.Int(retry->value, "max_backoff_ms", "retry.", &c->retry.max_backoff_ms, 1, 86400000) ||
-        !rd.Int(retry->value, "jitter_percent", "retry.", &jitter_pct, 0, 100) ||
-        !rd.Int(retry->value, "max_attempts", "retry.", &attempts, 0, 1000000)) {
-      return false;
-    }
-    c->retry.jitter = static_cast<double>(jitter_pct) / 100.0;
-    c->retry.max_attempts = static_cast<int>(attempts);
-    if (c->retry.max_backoff_ms < c->retry.initial_backoff_ms) {
-      return rd.Fail("retry.max_backoff_ms", "must not be below retry.initial_backoff_ms");
-    }
+  if (retry == doc.MemberEnd()) return true;
+  if (!retry->value.IsObject()) return rd.Fail("retry", "must be an object");
+  int64_t attempts = c->retry.max_attempts;
+  int64_t jitter_pct = static_cast<int64_t>(c->retry.jitter * 100);
+  if (!rd.Known(retry->value, "retry.",
+                {"initial_backoff_ms", "max_backoff_ms", "jitter_percent", "max_attempts"}) ||
+      !rd.Int(retry->value, "initial_backoff_ms", "retry.", &c->retry.initial_backoff_ms, 1,
+              3600000) ||
+      !rd.Int(retry->value, "max_backoff_ms", "retry.", &c->retry.max_backoff_ms, 1, 86400000) ||
+      !rd.Int(retry->value, "jitter_percent", "retry.", &jitter_pct, 0, 100) ||
+      !rd.Int(retry->value, "max_attempts", "retry.", &attempts, 0, 1000000)) {
+    return false;
   }
-  if (!rd.String(doc, "dead_letter_topic", "", &c->dead_letter_topic, true)) return false;
+  c->retry.jitter = static_cast<double>(jitter_pct) / 100.0;
+  c->retry.max_attempts = static_cast<int>(attempts);
+  if (c->retry.max_backoff_ms < c->retry.initial_backoff_ms) {
+    return rd.Fail("retry.max_backoff_ms", "must not be below retry.initial_backoff_ms");
+  }
+  return true;
+}
+
+// Topics written, batching, ordering, and the bounds on work in progress.
+bool ParseDelivery(Reader& rd, const Value& doc, Config* c) {
+  if (!rd.String(doc, "dead_letter_topic", "", &c->dead_letter_topic, true) ||
+      !rd.String(doc, "receipts_topic", "", &c->receipts_topic, false) ||
+      !rd.String(doc, "schemas", "", &c->schemas, false)) {
+    return false;
+  }
   for (const auto& r : c->routes) {
     if (r.topic == c->dead_letter_topic) {
       return rd.Fail("dead_letter_topic", "must not be a routed topic");
     }
+    if (r.topic == c->receipts_topic) return rd.Fail("receipts_topic", "must not be a routed topic");
   }
-  int64_t in_flight = c->max_in_flight, buffered = c->max_buffered_messages;
-  if (!rd.Int(doc, "max_in_flight", "", &in_flight, 1, 1024) ||
-      !rd.Int(doc, "max_buffered_messages", "", &buffered, 1, 1000000) ||
-      !rd.String(doc, "metrics_listen", "", &c->metrics_listen, false) ||
-      !rd.Int(doc, "shutdown_timeout_ms", "", &c->shutdown_timeout_ms, 0, 600000) ||
-      !rd.Bool(doc, "http2", "", &c->http2)) {
+  auto batch = doc.FindMember("batch");
+  if (batch != doc.MemberEnd()) {
+    if (!batch->value.IsObject()) return rd.Fail("batch", "must be an object");
+    int64_t count = c->batch.max_messages;
+    if (!rd.Known(batch->value, "batch.", {"max_messages", "max_bytes", "linger_ms"}) ||
+        !rd.Int(batch->value, "max_messages", "batch.", &count, 1, 10000) ||
+        !rd.Int(batch->value, "max_bytes", "batch.", &c->batch.max_bytes, 1024, 64 << 20) ||
+        !rd.Int(batch->value, "linger_ms", "batch.", &c->batch.linger_ms, 0, 60000)) {
+      return false;
+    }
+    c->batch.max_messages = static_cast<int>(count);
+  }
+  auto ordering = doc.FindMember("ordering");
+  if (ordering != doc.MemberEnd()) {
+    if (!ordering->value.IsObject()) return rd.Fail("ordering", "must be an object");
+    std::string by = "key";
+    if (!rd.Known(ordering->value, "ordering.", {"by", "fallback_field"}) ||
+        !rd.String(ordering->value, "by", "ordering.", &by, false) ||
+        !rd.String(ordering->value, "fallback_field", "ordering.", &c->ordering.fallback_field,
+                   false)) {
+      return false;
+    }
+    if (by != "key" && by != "partition") return rd.Fail("ordering.by", "must be key or partition");
+    c->ordering.by_partition = by == "partition";
+    if (c->ordering.fallback_field != "MPANCore" && c->ordering.fallback_field != "none") {
+      return rd.Fail("ordering.fallback_field", "must be MPANCore or none");
+    }
+  }
+  int64_t in_flight = c->max_in_flight, buffered = c->max_buffered_messages,
+          signing = c->signing_threads, connections = c->max_connections;
+  if (!rd.Int(doc, "max_in_flight", "", &in_flight, 1, 100000) ||
+      !rd.Int(doc, "max_buffered_messages", "", &buffered, 1, 10000000) ||
+      !rd.Int(doc, "signing_threads", "", &signing, 0, 256) ||
+      !rd.Int(doc, "max_connections", "", &connections, 1, 1024)) {
     return false;
+  }
+  if (buffered < in_flight) {
+    return rd.Fail("max_buffered_messages", "must not be below max_in_flight (messages in flight "
+                                            "are buffered until done)");
   }
   c->max_in_flight = static_cast<int>(in_flight);
   c->max_buffered_messages = static_cast<int>(buffered);
+  c->signing_threads = static_cast<int>(signing);
+  c->max_connections = static_cast<int>(connections);
+  return true;
+}
+
+bool ParseService(Reader& rd, const Value& doc, Config* c) {
+  if (!rd.String(doc, "metrics_listen", "", &c->metrics_listen, false) ||
+      !rd.Int(doc, "shutdown_timeout_ms", "", &c->shutdown_timeout_ms, 0, 600000)) {
+    return false;
+  }
   if (!c->metrics_listen.empty() && c->metrics_listen.find(':') == std::string::npos) {
     return rd.Fail("metrics_listen", "must be host:port (or empty to disable)");
   }
   return true;
+}
+
+bool Parse(Reader& rd, const std::string& json, Config* c) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError()) {
+    return rd.Fail("(file)", std::string("not valid JSON: ") +
+                                 rapidjson::GetParseError_En(doc.GetParseError()) +
+                                 " at offset " + std::to_string(doc.GetErrorOffset()));
+  }
+  if (!doc.IsObject()) return rd.Fail("(file)", "must be a JSON object");
+  std::vector<const char*> known = {"kafka", "timeouts", "metrics_listen", "shutdown_timeout_ms",
+                                    "http2", "inbound"};
+  known.insert(known.end(), std::begin(kOutboundKeys), std::end(kOutboundKeys));
+  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+    if (std::none_of(known.begin(), known.end(),
+                     [&](const char* k) { return strcmp(k, it->name.GetString()) == 0; })) {
+      return rd.Fail(it->name.GetString(), "is not a known key");
+    }
+  }
+  if (!ParseKafka(rd, doc, c) || !ParseInbound(rd, doc, &c->inbound)) return false;
+  // Outbound (routes) is optional when the bridge only receives webhooks.
+  bool outbound = doc.HasMember("routes") || !c->inbound.enabled;
+  if (!outbound && !doc.HasMember("identities")) return NoOutboundKeys(rd, doc) && ParseService(rd, doc, c);
+  if (c->kafka.count("group.id") == 0) return rd.Fail("kafka.group.id", "is required");
+  return ParseIdentities(rd, doc, c) && ParseRoutes(rd, doc, c) && ParseTls(rd, doc, c) &&
+         ParseApiKey(rd, doc, c) && ParseTimeoutsAndRetry(rd, doc, c) &&
+         ParseDelivery(rd, doc, c) && ParseService(rd, doc, c);
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& json) {
+  std::string error;
+  Reader rd(&error);
+  Config c;
+  if (!Parse(rd, json, &c)) return Error{Reason::kInternalError, error};
+  return c;
 }
 
 std::map<std::string, std::string> ProducerProperties(
@@ -385,13 +482,10 @@ std::map<std::string, std::string> ProducerProperties(
   return out;
 }
 
-bool LoadConfig(const std::string& path, Config* out, std::string* error) {
+Result<Config> LoadConfig(const std::string& path) {
   std::string json;
-  if (!ReadWholeFile(path, &json)) {
-    *error = "config: cannot read " + path;
-    return false;
-  }
-  return ParseConfig(json, out, error);
+  if (!ReadWholeFile(path, &json)) return Error{Reason::kInternalError, "config: cannot read " + path};
+  return ParseConfig(json);
 }
 
 }  // namespace dipgate::bridge

@@ -8,19 +8,39 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "common/signer.h"
 
 namespace dipgate::bridge {
 
 struct Route {
   std::string topic;
-  std::string url;       // may hold {interfaceID}
+  // Where its messages go: {interfaceID} is replaced by the channel. Routes
+  // without a url POST to {dip_base_url}/dip-channel/{interfaceID}, the DIP's API.
+  std::string url;
   std::string identity;  // empty: chosen by CommonBlock.S1.senderDIPID
 };
 
 struct IdentityConfig {
   KeySource source;
   std::vector<std::string> dip_ids;  // senderDIPIDs this identity signs for
+};
+
+// Several records of one channel and identity in one DIPMessageArray (one
+// signature per POST). The DIP validates an array all or nothing: a refused
+// batch is split until the refused record is alone.
+struct BatchPolicy {
+  int max_messages = 1;          // records per POST; 1: no batching
+  int64_t max_bytes = 512 * 1024;  // body size of a POST
+  int64_t linger_ms = 0;         // wait this long for a batch to fill
+};
+
+// Which messages keep their order: those with the same key (the Kafka key;
+// when it is empty, the envelope field `fallback_field`). Different keys are
+// delivered concurrently.
+struct OrderingPolicy {
+  bool by_partition = false;  // "partition": one key per partition (one message at a time)
+  std::string fallback_field = "MPANCore";  // MPANCore or none
 };
 
 struct RetryPolicy {
@@ -74,8 +94,15 @@ struct Config {
   int64_t request_timeout_ms = 30000;
   RetryPolicy retry;
   std::string dead_letter_topic;
-  int max_in_flight = 16;          // deliveries at once (partitions in parallel)
-  int max_buffered_messages = 1000;  // fetched but not delivered, before pausing
+  std::string dip_base_url;      // e.g. https://dip.example (routes without a url)
+  std::string receipts_topic;    // a receipt per delivered message ("" = none)
+  std::string schemas;           // validate before sending ("" = the DIP checks)
+  BatchPolicy batch;
+  OrderingPolicy ordering;
+  int max_in_flight = 64;            // records taken and not yet done (all partitions)
+  int max_buffered_messages = 1000;  // fetched, not done; shared by the assigned partitions
+  int signing_threads = 0;           // 0: one per core
+  int max_connections = 8;           // per DIP host: HTTP/1.1 concurrency, HTTP/2 connections
   std::string metrics_listen = "127.0.0.1:9464";
   int64_t shutdown_timeout_ms = 15000;
   bool http2 = true;
@@ -86,9 +113,10 @@ struct Config {
 // consumer-only ones left out).
 std::map<std::string, std::string> ProducerProperties(const std::map<std::string, std::string>& kafka);
 
-// Parses and validates. Errors: "config: <key>: <why>".
-bool LoadConfig(const std::string& path, Config* out, std::string* error);
-bool ParseConfig(const std::string& json, Config* out, std::string* error);
+// Parses and validates; files it names must be readable. Errors
+// (internal_error): "config: <key>: <why>".
+Result<Config> LoadConfig(const std::string& path);
+Result<Config> ParseConfig(const std::string& json);
 
 }  // namespace dipgate::bridge
 

@@ -22,12 +22,18 @@ std::string Valid(const std::string& extra = "") {
     "dead_letter_topic": "dip-dlq")" + extra + "}";
 }
 
+// The error of a configuration that must be refused ("" if it was taken).
+std::string ErrorOf(const std::string& json) {
+  auto parsed = ParseConfig(json);
+  EXPECT_FALSE(parsed.ok()) << json;
+  return parsed.ok() ? "" : parsed.error().detail;
+}
+
 TEST(Config, ParsesAValidFile) {
-  Config c;
-  std::string error;
-  ASSERT_TRUE(ParseConfig(Valid(R"(, "retry": {"initial_backoff_ms": 10, "max_backoff_ms": 100,
-      "jitter_percent": 10, "max_attempts": 3}, "max_in_flight": 4)"), &c, &error))
-      << error;
+  auto parsed = ParseConfig(Valid(R"(, "retry": {"initial_backoff_ms": 10, "max_backoff_ms": 100,
+      "jitter_percent": 10, "max_attempts": 3}, "max_in_flight": 4)"));
+  ASSERT_TRUE(parsed.ok()) << parsed.error().detail;
+  const Config& c = *parsed;
   EXPECT_EQ(c.kafka.at("session.timeout.ms"), "6000");
   EXPECT_EQ(c.routes[0].url, "https://dip.example/api/{interfaceID}");
   EXPECT_EQ(c.identities[0].dip_ids[0], "8795183096");
@@ -45,24 +51,27 @@ TEST(Config, ErrorsNameTheKey) {
       {"not json", "config: (file): not valid JSON"},
       {"{}", "config: kafka: is required"},
       {Valid(R"(, "colour": "red")"), "config: colour: is not a known key"},
-      {Valid(R"(, "max_in_flight": 0)"), "config: max_in_flight: must be between 1 and 1024"},
+      {Valid(R"(, "max_in_flight": 0)"), "config: max_in_flight: must be between 1 and 100000"},
+      {Valid(R"(, "max_in_flight": 2000)"), "config: max_buffered_messages: must not be below max_in_flight"},
+      {Valid(R"(, "batch": {"max_messages": 0})"), "config: batch.max_messages: must be between 1"},
+      {Valid(R"(, "batch": {"size": 3})"), "config: batch.size: is not a known key"},
+      {Valid(R"(, "ordering": {"by": "colour"})"), "config: ordering.by: must be key or partition"},
+      {Valid(R"(, "ordering": {"fallback_field": "transactionID"})"),
+       "config: ordering.fallback_field: must be MPANCore or none"},
+      {Valid(R"(, "dip_base_url": "http://dip.example")"), "config: dip_base_url: must be an https:// URL"},
+      {Valid(R"(, "receipts_topic": "dip-out")"), "config: receipts_topic: must not be a routed topic"},
       {Valid(R"(, "retry": {"max_backoff_ms": "soon"})"), "config: retry.max_backoff_ms: must be an integer"},
       {Valid(R"(, "retry": {"initial_backoff_ms": 500, "max_backoff_ms": 100})"),
        "config: retry.max_backoff_ms: must not be below"},
       {Valid(R"(, "http2": "yes")"), "config: http2: must be true or false"},
   };
   for (const Case& c : cases) {
-    Config out;
-    std::string error;
-    EXPECT_FALSE(ParseConfig(c.json, &out, &error));
+    std::string error = ErrorOf(c.json);
     EXPECT_EQ(error.rfind(c.message, 0), 0u) << error;
   }
   auto broken = [](std::string json, const std::string& from, const std::string& to) {
     json.replace(json.find(from), from.size(), to);
-    Config out;
-    std::string error;
-    EXPECT_FALSE(ParseConfig(json, &out, &error)) << json;
-    return error;
+    return ErrorOf(json);
   };
   EXPECT_EQ(broken(Valid(), "\"group.id\": \"g\",", "").rfind("config: kafka.group.id: is required", 0), 0u);
   EXPECT_NE(broken(Valid(), "\"session.timeout.ms\"", "\"enable.auto.commit\"")
@@ -80,9 +89,47 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_EQ(broken(Valid(), PkiFile("ca-bundle.pem"), "/nonexistent/ca.pem")
                 .rfind("config: tls.ca: cannot read file /nonexistent/ca.pem", 0),
             0u);
+  EXPECT_EQ(broken(Valid(), "\"url\": \"https://dip.example/api/{interfaceID}\"", "\"identity\": \"mp\"")
+                .rfind("config: routes[0].url: is required when there is no dip_base_url", 0),
+            0u);
   EXPECT_EQ(broken(Valid(), "\"dead_letter_topic\": \"dip-dlq\"", "\"dead_letter_topic\": \"\"")
                 .rfind("config: dead_letter_topic: must not be empty", 0),
             0u);
+}
+
+TEST(Config, DipApiRoutesBatchingAndOrdering) {
+  std::string json = Valid(R"(, "dip_base_url": "https://dip.example/v1/", "batch": {"max_messages": 100,
+      "max_bytes": 200000, "linger_ms": 20}, "ordering": {"by": "partition", "fallback_field": "none"},
+      "receipts_topic": "dip-receipts", "signing_threads": 2, "max_connections": 4)");
+  std::string from = R"("url": "https://dip.example/api/{interfaceID}")";
+  json.replace(json.find(from), from.size(), R"("identity": "mp")");
+  auto parsed = ParseConfig(json);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().detail;
+  EXPECT_EQ(parsed->routes[0].url, "https://dip.example/v1/dip-channel/{interfaceID}");
+  EXPECT_EQ(parsed->batch.max_messages, 100);
+  EXPECT_EQ(parsed->batch.max_bytes, 200000);
+  EXPECT_EQ(parsed->batch.linger_ms, 20);
+  EXPECT_TRUE(parsed->ordering.by_partition);
+  EXPECT_EQ(parsed->ordering.fallback_field, "none");
+  EXPECT_EQ(parsed->receipts_topic, "dip-receipts");
+  EXPECT_EQ(parsed->signing_threads, 2);
+  EXPECT_EQ(parsed->max_connections, 4);
+  // Defaults: one record per POST, ordered by key with MPANCore as fallback.
+  auto defaults = ParseConfig(Valid());
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->batch.max_messages, 1);
+  EXPECT_FALSE(defaults->ordering.by_partition);
+  EXPECT_EQ(defaults->ordering.fallback_field, "MPANCore");
+}
+
+TEST(Config, AnUnreadablePassphraseFileFailsAtStart) {
+  // A bug once: the bridge ignored it and failed every handshake later.
+  std::string json = Valid();
+  std::string from = R"("ca": ")";
+  json.replace(json.find(from), from.size(),
+               R"("client_key_passphrase_file": "/nonexistent/pass", "ca": ")");
+  EXPECT_EQ(ErrorOf(json),
+            "config: tls.client_key_passphrase_file: cannot read file /nonexistent/pass");
 }
 
 }  // namespace
@@ -96,11 +143,11 @@ std::string InboundOnly(const std::string& inbound) {
 }
 
 TEST(Config, InboundAloneNeedsNoRoutesOrIdentities) {
-  Config c;
-  std::string error;
-  ASSERT_TRUE(ParseConfig(InboundOnly(R"({"listen": "unix:/run/dipgate/in.sock",
+  auto parsed = ParseConfig(InboundOnly(R"({"listen": "unix:/run/dipgate/in.sock",
       "topic": "dip.in.{interfaceID}", "key": "transactionID", "participant_id": "0140321855",
-      "duplicate_window_s": 600})"), &c, &error)) << error;
+      "duplicate_window_s": 600})"));
+  ASSERT_TRUE(parsed.ok()) << parsed.error().detail;
+  const Config& c = *parsed;
   EXPECT_TRUE(c.inbound.enabled);
   EXPECT_TRUE(c.routes.empty());
   EXPECT_EQ(c.inbound.listen, "unix:/run/dipgate/in.sock");
@@ -108,11 +155,10 @@ TEST(Config, InboundAloneNeedsNoRoutesOrIdentities) {
   EXPECT_EQ(c.inbound.verified_header, "X-DIP-Verified");
   EXPECT_EQ(c.inbound.duplicate_window_s, 600);
   // Both directions in one bridge.
-  Config both;
-  ASSERT_TRUE(ParseConfig(Valid(R"(, "inbound": {"listen": "127.0.0.1:8081", "topic": "in"})"),
-                          &both, &error)) << error;
-  EXPECT_TRUE(both.inbound.enabled);
-  EXPECT_EQ(both.routes.size(), 1u);
+  auto both = ParseConfig(Valid(R"(, "inbound": {"listen": "127.0.0.1:8081", "topic": "in"})"));
+  ASSERT_TRUE(both.ok()) << both.error().detail;
+  EXPECT_TRUE(both->inbound.enabled);
+  EXPECT_EQ(both->routes.size(), 1u);
 }
 
 TEST(Config, InboundErrorsNameTheKey) {
@@ -135,9 +181,7 @@ TEST(Config, InboundErrorsNameTheKey) {
           "dead_letter_topic": "d"})", "config: dead_letter_topic: belongs to outbound delivery"},
   };
   for (const Case& c : cases) {
-    Config config;
-    std::string error;
-    EXPECT_FALSE(ParseConfig(c.json, &config, &error)) << c.json;
+    std::string error = ErrorOf(c.json);
     EXPECT_NE(error.find(c.message), std::string::npos) << error;
   }
 }

@@ -11,9 +11,10 @@
 #include <cstring>
 #include <iostream>
 
-#include "common/json_text.h"
 #include "kafka_bridge/bridge.h"
 #include "kafka_bridge/config.h"
+#include "kafka_bridge/identities.h"
+#include "kafka_bridge/log.h"
 
 namespace {
 
@@ -47,31 +48,41 @@ int main(int argc, char** argv) {
     std::cerr << "usage: dipgate-bridge --config FILE [--check]\n";
     return 2;
   }
-  dipgate::bridge::Config config;
-  std::string error;
-  if (!dipgate::bridge::LoadConfig(config_path, &config, &error)) {
-    dipgate::bridge::LogEvent("error", "config_invalid", "\"error\":" + dipgate::JsonQuote(error));
+  auto config = dipgate::bridge::LoadConfig(config_path);
+  if (!config) {
+    dipgate::bridge::LogEvent("error", "config_invalid",
+                              dipgate::bridge::Field("error", config.error().detail));
     return 2;
   }
-  dipgate::bridge::Bridge bridge(std::move(config));
   if (check) {
-    if (!bridge.CheckIdentities(&error)) {
-      dipgate::bridge::LogEvent("error", "config_invalid", "\"error\":" + dipgate::JsonQuote(error));
+    // What --check adds to the configuration checks: every identity (key,
+    // passphrase, certificate) and the TLS files load, as at start, without
+    // connecting to anything.
+    auto loaded = dipgate::bridge::LoadIdentities(*config);
+    if (!loaded) {
+      dipgate::bridge::LogEvent("error", "config_invalid",
+                                dipgate::bridge::Field("error", loaded.error().detail));
       return 2;
+    }
+    for (const auto& w : (*loaded)->warnings) {
+      dipgate::bridge::LogEvent("warn", "key_file", dipgate::bridge::Field("warning", w));
     }
     std::cout << "configuration ok\n";
     return 0;
   }
+  auto started = dipgate::bridge::Bridge::Start(std::move(*config));
+  if (!started) {
+    dipgate::bridge::LogEvent("error", "start_failed",
+                              dipgate::bridge::Field("error", started.error().detail));
+    return 1;
+  }
+  dipgate::bridge::Bridge& bridge = **started;
   g_bridge = &bridge;
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  if (!bridge.Start(&error)) {
-    dipgate::bridge::LogEvent("error", "start_failed", "\"error\":" + dipgate::JsonQuote(error));
-    return 1;
-  }
   int rc = bridge.Run();
   g_bridge = nullptr;
   return rc;

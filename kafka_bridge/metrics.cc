@@ -55,6 +55,14 @@ void Metrics::CountWebhookRefusal(const std::string& reason) {
   ++refusals_[reason];
 }
 
+void Metrics::CountDeadLetter(std::string_view reason) {
+  dead_lettered += 1;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = dead_letters_.find(reason);
+  if (it == dead_letters_.end()) it = dead_letters_.emplace(std::string(reason), 0).first;
+  ++it->second;
+}
+
 void Metrics::SetHealth(bool healthy, const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
   healthy_ = healthy;
@@ -78,7 +86,17 @@ std::string Metrics::Render() const {
       << name << " " << v << "\n";
   };
   counter("dipgate_bridge_consumed_total", "Messages fetched from Kafka.", consumed);
-  counter("dipgate_bridge_delivered_total", "Messages the DIP accepted (2xx).", delivered);
+  counter("dipgate_bridge_delivered_total",
+          "Records the DIP accepted (MSG0000, or MSG1006: received before).", delivered);
+  counter("dipgate_bridge_dip_duplicates_total",
+          "Records the DIP answered MSG1006 (an earlier attempt got through).", dip_duplicates);
+  counter("dipgate_bridge_posts_total", "POSTs to the DIP (each a signed DIPMessageArray).", posts);
+  counter("dipgate_bridge_batch_splits_total",
+          "Batches the DIP refused as a whole (400/413), split to isolate the refused record.",
+          batch_splits);
+  counter("dipgate_bridge_receipts_total", "Receipts written to the receipts topic.", receipts);
+  counter("dipgate_bridge_api_key_fallbacks_total",
+          "POSTs repeated with the secondary API key after a 401/403.", api_key_fallbacks);
   counter("dipgate_bridge_retried_total", "Delivery attempts that will be retried.", retried);
   counter("dipgate_bridge_dead_lettered_total", "Messages written to the dead-letter topic.",
           dead_lettered);
@@ -86,11 +104,14 @@ std::string Metrics::Render() const {
   counter("dipgate_bridge_abandoned_total",
           "Deliveries abandoned at shutdown or rebalance (not committed, so redelivered).",
           abandoned);
-  gauge("dipgate_bridge_in_flight", "Messages being delivered now.", in_flight);
+  gauge("dipgate_bridge_in_flight", "Records taken for delivery and not yet done.", in_flight);
+  gauge("dipgate_bridge_requests_in_flight", "POSTs being signed or awaiting the DIP's answer.",
+        requests_in_flight);
   gauge("dipgate_bridge_buffered", "Messages fetched and not yet delivered.", buffered);
   gauge("dipgate_bridge_buffered_peak", "Most messages ever buffered at once.", buffered_peak);
   gauge("dipgate_bridge_lag", "Messages behind the end of the assigned partitions.", lag);
-  gauge("dipgate_bridge_paused", "1 while consumption is paused for back-pressure.", paused);
+  gauge("dipgate_bridge_paused", "Partitions paused for back-pressure (over their share of "
+        "max_buffered_messages).", paused);
   gauge("dipgate_bridge_certificate_days_to_expiry",
         "Days until the first signing or TLS certificate expires.", certificate_days_to_expiry);
   counter("dipgate_bridge_webhooks_received_total", "DIP webhooks received (inbound).",
@@ -120,6 +141,11 @@ std::string Metrics::Render() const {
   for (const auto& [reason, n] : refusals_) {
     o << "dipgate_bridge_webhooks_not_accepted_total{reason=\"" << reason << "\"} " << n << "\n";
   }
+  o << "# HELP dipgate_bridge_dead_letters_total Records written to the dead-letter topic, by "
+       "reason.\n# TYPE dipgate_bridge_dead_letters_total counter\n";
+  for (const auto& [reason, n] : dead_letters_) {
+    o << "dipgate_bridge_dead_letters_total{reason=\"" << reason << "\"} " << n << "\n";
+  }
   o << "# HELP dipgate_bridge_delivery_seconds Time from fetch to DIP acceptance or "
        "dead-letter.\n# TYPE dipgate_bridge_delivery_seconds histogram\n";
   for (size_t i = 0; i < kBucketsSeconds.size(); ++i) {
@@ -132,21 +158,19 @@ std::string Metrics::Render() const {
   return o.str();
 }
 
-bool Metrics::Serve(const std::string& listen, std::string* error) {
+Result<bool> Metrics::Serve(const std::string& listen) {
   size_t colon = listen.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(atoi(listen.c_str() + colon + 1)));
   if (inet_pton(AF_INET, listen.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-    *error = "metrics_listen: not an IPv4 address: " + listen;
-    return false;
+    return Error{Reason::kInternalError, "metrics_listen: not an IPv4 address: " + listen};
   }
   daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, nullptr, nullptr, &Answer, this,
                              MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_LIMIT, 16U,
                              MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
   if (daemon_ == nullptr) {
-    *error = "metrics_listen: cannot listen on " + listen;
-    return false;
+    return Error{Reason::kInternalError, "metrics_listen: cannot listen on " + listen};
   }
   return true;
 }

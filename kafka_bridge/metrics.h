@@ -11,6 +11,9 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
+
+#include "common/result.h"
 
 struct MHD_Daemon;
 
@@ -22,7 +25,11 @@ class Metrics {
                                                              0.25,  0.5,  1,     5,    30};
   std::atomic<uint64_t> consumed{0}, delivered{0}, retried{0}, dead_lettered{0},
       committed{0}, abandoned{0};
-  std::atomic<int64_t> in_flight{0}, buffered{0}, buffered_peak{0}, lag{0}, paused{0};
+  // outbound, DIP API
+  std::atomic<uint64_t> posts{0}, batch_splits{0}, dip_duplicates{0}, receipts{0},
+      api_key_fallbacks{0};
+  std::atomic<int64_t> in_flight{0}, requests_in_flight{0}, buffered{0}, buffered_peak{0},
+      lag{0}, paused{0};
   std::atomic<int64_t> certificate_days_to_expiry{0};
   // inbound (webhooks -> Kafka)
   std::atomic<uint64_t> webhooks_received{0}, webhooks_accepted{0}, webhooks_refused{0},
@@ -32,12 +39,16 @@ class Metrics {
   void ObserveLatency(double seconds);
   // A webhook refused or answered 503, by reason word.
   void CountWebhookRefusal(const std::string& reason);
+  // A record written to the dead-letter topic, by reason word (also counted
+  // in dead_lettered).
+  void CountDeadLetter(std::string_view reason);
   void SetHealth(bool healthy, const std::string& why);
   std::string Render() const;
   bool Healthy(std::string* why) const;
 
-  // Serves /metrics and /healthz on host:port; false if it cannot listen.
-  bool Serve(const std::string& listen, std::string* error);
+  // Serves /metrics and /healthz on host:port; internal_error naming the
+  // address if it cannot listen.
+  Result<bool> Serve(const std::string& listen);
   void StopServing();
   ~Metrics();
 
@@ -47,6 +58,7 @@ class Metrics {
   uint64_t latency_count_ = 0;
   double latency_sum_ = 0;
   std::map<std::string, uint64_t> refusals_;  // reason word -> webhooks
+  std::map<std::string, uint64_t, std::less<>> dead_letters_;  // reason word -> records
   bool healthy_ = false;
   std::string health_reason_ = "starting";
   MHD_Daemon* daemon_ = nullptr;

@@ -36,13 +36,33 @@ using testing::ReadTopic;
 using testing::Tail;
 
 
+// The public IF-033 sample (schema-valid, so the sandbox accepts it) with
+// its senderUniqueReference carrying key and sequence, and an MPAN per key.
 std::string Message(const std::string& key, int seq, bool wrapped) {
-  std::string inner = "{\"CommonBlock\":{\"S0\":{\"interfaceID\":\"IF-033\",\"schemaVersion\":\"011\"},"
-                      "\"S1\":{\"senderDIPID\":\"8795183096\",\"senderUniqueReference\":\"" +
-                      key + "-" + std::to_string(seq) +
-                      "\"}},\"CustomBlock\":{\"key\":\"" + key + "\",\"seq\":" +
-                      std::to_string(seq) + "}}";
-  return wrapped ? "[{\"payload\":" + inner + "}]" : inner;
+  static const std::string sample = ReadFile(Runfile("tests/data/if-033-appointment-request.json"));
+  std::string text = sample;
+  auto replace_all = [&text](const std::string& from, const std::string& to) {
+    for (size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size()) {
+      text.replace(at, from.size(), to);
+    }
+  };
+  replace_all("S-005-1234567abc-SUP-20222313-12345678a",
+              "S-033-00000000aa-SUP-20261202-" + key + "x" + std::to_string(seq));
+  std::string digits = std::to_string(1000 + std::hash<std::string>()(key) % 9000);
+  replace_all("\"MPANCore\":\"1234567890123\"", "\"MPANCore\":\"123456789" + digits + "\"");
+  while (!text.empty() && isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (wrapped) return text;
+  // The bare payload: what is inside [{"payload": ...}].
+  size_t begin = text.find("{\"payload\":") + 11;
+  return text.substr(begin, text.size() - begin - 2);
+}
+
+// The key and sequence a Message() carries, from its senderUniqueReference.
+std::pair<std::string, int> KeyAndSeq(const std::string& reference) {
+  size_t at = reference.rfind('-');
+  std::string tail = reference.substr(at + 1);
+  size_t x = tail.rfind('x');
+  return {tail.substr(0, x), atoi(tail.c_str() + x + 1)};
 }
 
 class Producer {
@@ -54,11 +74,13 @@ class Producer {
     conf->set("enable.idempotence", "true", err);
     p_.reset(RdKafka::Producer::create(conf.get(), err));
   }
-  void Send(const std::string& topic, const std::string& key, const std::string& value) {
+  // To `partition`, or by key when PARTITION_UA.
+  void Send(const std::string& topic, const std::string& key, const std::string& value,
+            int32_t partition = RdKafka::Topic::PARTITION_UA) {
     for (;;) {
-      auto rc = p_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                            const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
-                            0, nullptr, nullptr);
+      auto rc = p_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                            const_cast<char*>(value.data()), value.size(),
+                            key.empty() ? nullptr : key.data(), key.size(), 0, nullptr, nullptr);
       if (rc != RdKafka::ERR__QUEUE_FULL) break;
       p_->poll(10);
     }
@@ -70,15 +92,17 @@ class Producer {
   std::unique_ptr<RdKafka::Producer> p_;
 };
 
-
+// One message the sandbox accepted (a line of its --record file holds a
+// POST; a batch holds several).
 struct Record {
   std::string key;
   int seq;
   bool verified;
   std::string api_key;
   std::string cert;
+  double received, answered;  // when the POST arrived and was answered
+  size_t batch;               // messages in its POST
 };
-
 
 std::vector<Record> Delivered(const std::string& record_file) {
   std::vector<Record> out;
@@ -90,12 +114,15 @@ std::vector<Record> Delivered(const std::string& record_file) {
     if (d.HasParseError()) continue;
     rapidjson::Document body;
     body.Parse(d["body"].GetString());
-    const rapidjson::Value* msg = &body;
-    if (body.IsArray()) msg = &body[0]["payload"];
-    const auto& custom = (*msg)["CustomBlock"];
-    out.push_back({custom["key"].GetString(), custom["seq"].GetInt(), d["verified"].GetBool(),
-                   d["api_key"].IsString() ? d["api_key"].GetString() : "",
-                   d["cert_sha256"].GetString()});
+    if (!body.IsArray()) continue;
+    for (const auto& m : body.GetArray()) {
+      const auto& s1 = m["payload"]["CommonBlock"]["S1"];
+      auto [key, seq] = KeyAndSeq(s1["senderUniqueReference"].GetString());
+      out.push_back({key, seq, d["verified"].GetBool(),
+                     d["api_key"].IsString() ? d["api_key"].GetString() : "",
+                     d["cert_sha256"].GetString(), d["received"].GetDouble(),
+                     d["answered"].GetDouble(), body.Size()});
+    }
   }
   return out;
 }
@@ -106,15 +133,37 @@ class BridgeTest : public testing::KafkaTest {
     dir_ = testing::NewTempDir("bridge");
     behaviour_ = dir_ + "/behaviour";
     record_ = dir_ + "/delivered.jsonl";
+    outcomes_ = dir_ + "/outcomes.jsonl";
     WriteFile(behaviour_, "");
-    ingress_ = std::make_unique<testing::Ingress>(
-        true, true, false, std::vector<std::string>{"--behaviour-file", behaviour_, "--record", record_});
     topic_ = "dip-out-" + std::to_string(++counter_);
     dlq_ = topic_ + "-dlq";
     metrics_port_ = testing::FreePort();
   }
 
+  // The DIP sandbox over mutual TLS, with the primary and secondary API
+  // keys; `extra`: more of its options (--latency, --rate).
+  void StartSandbox(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--behaviour-file", behaviour_, "--record", record_,
+                                     "--outcomes", outcomes_, "--api-key", "primary-key",
+                                     "--api-key", "secondary-key"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    sandbox_ = std::make_unique<testing::Ingress>(true, true, false, args);
+  }
+
+  // The bridge's configuration with `extra` keys added; the defaults below
+  // stand for the keys `extra` does not set.
   std::string Config(const std::string& extra = "") {
+    if (!sandbox_) StartSandbox();
+    std::string defaults;
+    for (const auto& [key, value] :
+         {std::pair<std::string, std::string>{"retry", R"({"initial_backoff_ms": 50, "max_backoff_ms": 400})"},
+          {"timeouts", R"({"connect_ms": 2000, "request_ms": 1500})"},
+          {"max_in_flight", "4"},
+          {"max_buffered_messages", "50"}}) {
+      if (extra.find("\"" + key + "\"") == std::string::npos) {
+        defaults += ",\n  \"" + key + "\": " + value;
+      }
+    }
     std::string path = dir_ + "/bridge-" + std::to_string(++configs_) + ".json";
     WriteFile(path, R"({
   "kafka": {"bootstrap.servers": ")" + broker_->bootstrap() + R"(", "group.id": ")" + topic_ +
@@ -122,29 +171,26 @@ class BridgeTest : public testing::KafkaTest {
             "topic.metadata.refresh.interval.ms": 1000},
   "identities": [{"name": "mp", "certificate": ")" + PkiFile("signer-rsa.pem") + R"(",
                   "key": ")" + PkiFile("signer-rsa.key") + R"(", "dip_ids": ["8795183096"]}],
-  "routes": [{"topic": ")" + topic_ + R"(", "url": "https://localhost:)" +
-                        std::to_string(ingress_->port()) + R"(/api/v1/{interfaceID}"}],
+  "dip_base_url": "https://localhost:)" + std::to_string(sandbox_->port()) + R"(",
+  "routes": [{"topic": ")" + topic_ + R"("}],
   "tls": {"client_certificate": ")" + PkiFile("tls-client.pem") + R"(",
           "client_key": ")" + PkiFile("tls-client.key") + R"(", "ca": ")" + PkiFile("ca-bundle.pem") + R"("},
   "api_key": {"primary": "primary-key", "secondary": "secondary-key"},
-  "retry": {"initial_backoff_ms": 50, "max_backoff_ms": 400},
-  "timeouts": {"connect_ms": 2000, "request_ms": 1500},
   "dead_letter_topic": ")" + dlq_ + R"(",
-  "max_in_flight": 4,
-  "max_buffered_messages": 50,
   "shutdown_timeout_ms": 5000,
-  "metrics_listen": "127.0.0.1:)" + std::to_string(metrics_port_) + "\"" + extra + "\n}\n");
+  "metrics_listen": "127.0.0.1:)" + std::to_string(metrics_port_) + "\"" + defaults + extra + "\n}\n");
     return path;
   }
 
   // Produces `n` messages over `keys` keys, alternating the two envelope
-  // shapes; returns key -> seqs in order.
-  std::map<std::string, std::vector<int>> Produce(int n, int keys, int first = 0) {
+  // shapes; returns key -> seqs in order. `partition`: all to one.
+  std::map<std::string, std::vector<int>> Produce(int n, int keys, int first = 0,
+                                                  int32_t partition = RdKafka::Topic::PARTITION_UA) {
     Producer p(broker_->bootstrap());
     std::map<std::string, std::vector<int>> sent;
     for (int i = first; i < first + n; ++i) {
       std::string key = "k" + std::to_string(i % keys);
-      p.Send(topic_, key, Message(key, i, i % 2 == 0));
+      p.Send(topic_, key, Message(key, i, i % 2 == 0), partition);
       sent[key].push_back(i);
     }
     p.Flush();
@@ -161,10 +207,31 @@ class BridgeTest : public testing::KafkaTest {
     return false;
   }
 
+  std::string Metrics() {
+    return testing::Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics").body;
+  }
+
+  // A counter or gauge of the bridge's /metrics, -1 when absent.
+  int64_t Metric(const std::string& name) {
+    std::string m = Metrics();
+    size_t at = m.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : atoll(m.c_str() + at + name.size() + 2);
+  }
+
+  // Waits until the bridge's metric reaches `value`.
+  bool WaitMetric(const std::string& name, int64_t value, int timeout_ms = 10000) {
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+      if (Metric(name) >= value) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
   // Every message delivered (or in `dead`), each verified by the
-  // independent checker, first deliveries in per-key order.
-  void CheckHistory(const std::map<std::string, std::vector<int>>& sent,
-                    const std::set<int>& dead = {}) {
+  // independent checker, first deliveries in per-key order; returns the
+  // number of duplicates (redeliveries).
+  int CheckHistory(const std::map<std::string, std::vector<int>>& sent,
+                   const std::set<int>& dead = {}) {
     std::vector<Record> got = Delivered(record_);
     std::map<std::string, std::vector<int>> first_order;
     std::set<std::pair<std::string, int>> seen;
@@ -190,11 +257,12 @@ class BridgeTest : public testing::KafkaTest {
     RecordProperty("duplicates", duplicates);
     std::cout << "history: " << total << " produced, " << seen.size() << " delivered, "
               << dead.size() << " dead-lettered, " << duplicates << " duplicates\n";
+    return duplicates;
   }
 
   static int counter_;
-  std::unique_ptr<testing::Ingress> ingress_;
-  std::string dir_, behaviour_, record_, topic_, dlq_;
+  std::unique_ptr<testing::Ingress> sandbox_;
+  std::string dir_, behaviour_, record_, outcomes_, topic_, dlq_;
   int metrics_port_ = 0;
   int configs_ = 0;
 };
@@ -232,13 +300,14 @@ TEST_F(BridgeTest, DeliversEverythingInOrderAndStopsCleanly) {
 TEST_F(BridgeTest, EachFailureClass) {
   // Retried: 500, 503, 429 with Retry-After, a reset connection, a slow
   // answer past the request timeout (the DIP took it, the bridge could not
-  // know: delivered again, a duplicate). Dead-lettered: 400. The primary key
-  // refused (401) falls back to the secondary.
-  WriteFile(behaviour_, "500 2\n503 1\n429 1\nreset 1\nslow 2500 1\n200 1\n400 1\n401 1\n");
+  // know: delivered again, and the DIP answers MSG1006). Dead-lettered: 400.
+  // The primary key refused (401) falls back to the secondary.
+  WriteFile(behaviour_, "500 2\n503 1\n429 1\nreset 1\nslow 2500 1\npass 1\n400 1\n401 1\n");
+  Config();  // starts the sandbox
   Producer p(broker_->bootstrap());
-  p.Send(topic_, "k0", Message("k0", 0, false));  // 500,500,503,429,reset,slow,200
+  p.Send(topic_, "k0", Message("k0", 0, false));  // 500,500,503,429,reset,slow,201
   p.Send(topic_, "k0", Message("k0", 1, false));  // 400 -> DLQ
-  p.Send(topic_, "k0", Message("k0", 2, false));  // 401 -> secondary key -> 200
+  p.Send(topic_, "k0", Message("k0", 2, false));  // 401 -> secondary key -> 201
   p.Send(topic_, "k0", "{not json");              // invalid JSON -> DLQ
   p.Send(topic_, "k0", "{\"CommonBlock\":{}}");   // no envelope -> DLQ
   p.Send(topic_, "k0", Message("k0", 5, false));
@@ -246,23 +315,35 @@ TEST_F(BridgeTest, EachFailureClass) {
   BridgeProcess bridge(Config(), dir_ + "/bridge.log");
   ASSERT_TRUE(WaitDelivered(3, 90000)) << Tail(dir_ + "/bridge.log");
   auto dead = ReadTopic(broker_->bootstrap(), dlq_, 3, 30000);
+  // Every dead letter counted, by reason.
+  EXPECT_TRUE(WaitMetric("dipgate_bridge_dead_lettered_total", 3));
+  std::string metrics = Metrics();
+  for (const char* reason : {"rejected_by_dip", "invalid_json", "missing_envelope"}) {
+    EXPECT_NE(metrics.find("dipgate_bridge_dead_letters_total{reason=\"" + std::string(reason) +
+                           "\"} 1"),
+              std::string::npos)
+        << reason << "\n" << metrics;
+  }
+  EXPECT_EQ(Metric("dipgate_bridge_api_key_fallbacks_total"), 1);
   EXPECT_EQ(bridge.Stop(SIGTERM), 0);
   CheckHistory({{"k0", {0, 1, 2, 5}}}, {1});
   for (const Record& r : Delivered(record_)) {
     EXPECT_EQ(r.api_key, r.seq == 2 ? "secondary-key" : "primary-key") << r.seq;
   }
   ASSERT_EQ(dead.size(), 3u);
-  EXPECT_EQ(dead[0].headers["dip.errors.reason"], "http_400");
+  EXPECT_EQ(dead[0].headers["dip.errors.reason"], "rejected_by_dip");
+  EXPECT_EQ(dead[0].headers["dip.errors.detail"], "HTTP 400");
   EXPECT_EQ(dead[0].headers["dip.errors.http.status"], "400");
-  EXPECT_NE(dead[0].headers["dip.errors.response.excerpt"].find("\"verified\": true"),
+  EXPECT_NE(dead[0].headers["dip.errors.response.excerpt"].find("scripted answer 400"),
             std::string::npos);
   EXPECT_EQ(dead[0].headers["dip.errors.topic"], topic_);
   EXPECT_EQ(dead[0].headers["dip.errors.partition"].empty(), false);
   EXPECT_EQ(dead[0].headers["dip.errors.offset"], "1");
   EXPECT_EQ(dead[0].value, Message("k0", 1, false));
-  EXPECT_EQ(dead[1].headers["dip.errors.reason"].rfind("invalid_json:", 0), 0u);
+  EXPECT_EQ(dead[1].headers["dip.errors.reason"], "invalid_json");
+  EXPECT_NE(dead[1].headers["dip.errors.detail"], "");
   EXPECT_EQ(dead[1].value, "{not json");
-  EXPECT_EQ(dead[2].headers["dip.errors.reason"].rfind("missing_envelope:", 0), 0u);
+  EXPECT_EQ(dead[2].headers["dip.errors.reason"], "missing_envelope");
   std::string log = ReadFile(dir_ + "/bridge.log");
   EXPECT_NE(log.find("\"event\":\"retry\""), std::string::npos);
   EXPECT_NE(log.find("\"event\":\"api_key_fallback\""), std::string::npos);
@@ -371,10 +452,14 @@ TEST_F(BridgeTest, DeliversOverHttp2ToNginx) {
       "  server {\n    listen 127.0.0.1:" + std::to_string(back) + ";\n"
       "    location /ok { return 200 \"ok\\n\"; }\n  }\n");
   ASSERT_TRUE(nginx.started()) << nginx.start_output();
+  // A route with its own URL: nginx verifies and answers 200 "ok" (not a
+  // StandardResponse: delivered, as a 2xx).
   std::string config = Config();
   std::string text = ReadFile(config);
-  std::string from = "localhost:" + std::to_string(ingress_->port());
-  text.replace(text.find(from), from.size(), "localhost:" + std::to_string(port));
+  std::string from = "\"routes\": [{\"topic\": \"" + topic_ + "\"}]";
+  text.replace(text.find(from), from.size(),
+               "\"routes\": [{\"topic\": \"" + topic_ + "\", \"url\": \"https://localhost:" +
+                   std::to_string(port) + "/api/{interfaceID}\"}]");
   WriteFile(config, text);
   Produce(20, 2);
   BridgeProcess bridge(config, dir_ + "/bridge.log");
@@ -394,11 +479,7 @@ TEST_F(BridgeTest, DeliversOverHttp2ToNginx) {
 TEST_F(BridgeTest, BackPressurePausesInsteadOfBuffering) {
   WriteFile(behaviour_, "slow 40 100000\n");
   auto sent = Produce(400, 4);
-  std::string config = Config();
-  std::string text = ReadFile(config);
-  std::string from = "\"max_buffered_messages\": 50";
-  text.replace(text.find(from), from.size(), "\"max_buffered_messages\": 20");
-  WriteFile(config, text);
+  std::string config = Config(R"(, "max_buffered_messages": 20)");
   BridgeProcess bridge(config, dir_ + "/bridge.log");
   int64_t peak = 0;
   bool paused_seen = false;
@@ -419,6 +500,232 @@ TEST_F(BridgeTest, BackPressurePausesInsteadOfBuffering) {
   EXPECT_NE(ReadFile(dir_ + "/bridge.log").find("\"event\":\"paused\""), std::string::npos);
   CheckHistory(sent);
   std::cout << "buffered peak: " << peak << "\n";
+}
+
+// Order per key, not per partition: 64 keys on one partition, the DIP 30 ms
+// away. Seen from the DIP: the POSTs of one key never overlap and come in
+// offset order; POSTs of different keys do overlap.
+TEST_F(BridgeTest, PerKeyOrderWithManyKeysOnOnePartition) {
+  StartSandbox({"--latency", "30"});
+  auto sent = Produce(640, 64, 0, /*partition=*/0);
+  BridgeProcess bridge(Config(R"(, "max_in_flight": 32, "max_buffered_messages": 200,
+      "max_connections": 32, "timeouts": {"connect_ms": 5000, "request_ms": 10000})"),
+                       dir_ + "/bridge.log");
+  ASSERT_TRUE(WaitDelivered(640, 120000)) << Tail(dir_ + "/bridge.log");
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  CheckHistory(sent);
+  std::map<std::string, std::vector<Record>> by_key;
+  std::vector<std::pair<double, int>> edges;  // +1 at arrival, -1 at answer
+  for (const Record& r : Delivered(record_)) {
+    by_key[r.key].push_back(r);
+    edges.push_back({r.received, 1});
+    edges.push_back({r.answered, -1});
+  }
+  for (auto& [key, records] : by_key) {
+    for (size_t i = 1; i < records.size(); ++i) {
+      EXPECT_GE(records[i].received, records[i - 1].answered)
+          << "key " << key << ": seq " << records[i].seq << " sent while seq "
+          << records[i - 1].seq << " was in flight";
+    }
+  }
+  std::sort(edges.begin(), edges.end());
+  int now = 0, most = 0;
+  for (const auto& [t, step] : edges) most = std::max(most, now += step);
+  std::cout << "most POSTs in flight at once: " << most << "\n";
+  EXPECT_GT(most, 4) << "keys were not delivered concurrently";
+}
+
+// Commits stop at the first record not done. A slow POST holds the gap while
+// later offsets are delivered; the bridge is killed; its successor starts at
+// the gap: what was delivered above it is sent again (at most what the
+// buffer held) and the DIP's MSG1006 turns it into success, not a dead
+// letter. Nothing below the gap is sent again.
+TEST_F(BridgeTest, CommitsOnlyTheContiguousPrefix) {
+  auto sent = Produce(10, 8, 0, /*partition=*/0);
+  std::string config = Config(R"(, "timeouts": {"connect_ms": 2000, "request_ms": 60000},
+      "max_in_flight": 8, "max_buffered_messages": 40)");
+  auto bridge = std::make_unique<BridgeProcess>(config, dir_ + "/bridge.log");
+  ASSERT_TRUE(WaitDelivered(10, 60000)) << Tail(dir_ + "/bridge.log");
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // committed (every 200 ms)
+  WriteFile(behaviour_, "slow 30000 1\n");
+  auto more = Produce(90, 8, 10, /*partition=*/0);
+  for (auto& [k, v] : more) sent[k].insert(sent[k].end(), v.begin(), v.end());
+  ASSERT_TRUE(WaitDelivered(30, 60000)) << Tail(dir_ + "/bridge.log");
+  bridge->Stop(SIGKILL);
+  WriteFile(behaviour_, "");
+  size_t before_kill = Delivered(record_).size();
+  bridge = std::make_unique<BridgeProcess>(Config(), dir_ + "/bridge2.log");
+  ASSERT_TRUE(WaitDelivered(100, 90000)) << Tail(dir_ + "/bridge2.log");
+  EXPECT_TRUE(WaitMetric("dipgate_bridge_delivered_total", 1));
+  int64_t duplicates_answered = Metric("dipgate_bridge_dip_duplicates_total");
+  EXPECT_EQ(Metric("dipgate_bridge_dead_lettered_total"), 0);
+  EXPECT_EQ(bridge->Stop(SIGTERM), 0);
+  int duplicates = CheckHistory(sent);
+  std::map<std::pair<std::string, int>, int> times;
+  for (const Record& r : Delivered(record_)) ++times[{r.key, r.seq}];
+  for (const auto& [id, n] : times) {
+    if (id.second < 10) EXPECT_EQ(n, 1) << id.first << "/" << id.second << " (below the gap)";
+  }
+  std::cout << "delivered before the kill: " << before_kill << ", sent again: " << duplicates
+            << ", answered MSG1006: " << duplicates_answered << "\n";
+  EXPECT_GE(duplicates, 1) << "the commit went past a record still in flight";
+  EXPECT_LE(duplicates, 40 + 1) << "more sent again than the buffer held";
+  EXPECT_GE(duplicates_answered, duplicates - 1);
+}
+
+// Batches of 20 in one DIPMessageArray; the DIP refuses an array with one
+// schema-invalid message as a whole (400, MSG1001): the bridge splits it
+// until that message is alone, dead-letters only it with the DIP's code, and
+// delivers the other 59.
+TEST_F(BridgeTest, BatchSplitIsolatesOnePoisonMessage) {
+  Producer p(broker_->bootstrap());
+  std::map<std::string, std::vector<int>> sent;
+  for (int i = 0; i < 60; ++i) {
+    std::string key = "k" + std::to_string(i);
+    std::string value = Message(key, i, true);
+    if (i == 30) {
+      size_t at = value.find("\"MPANCore\":\"") + 12;
+      value.replace(at, 13, "12");  // DT-002: 13 digits
+    }
+    p.Send(topic_, key, value, 0);
+    sent[key].push_back(i);
+  }
+  p.Flush();
+  BridgeProcess bridge(Config(R"(, "batch": {"max_messages": 20, "linger_ms": 300},
+      "max_in_flight": 60, "max_buffered_messages": 200)"), dir_ + "/bridge.log");
+  ASSERT_TRUE(WaitDelivered(59, 60000)) << Tail(dir_ + "/bridge.log");
+  auto dead = ReadTopic(broker_->bootstrap(), dlq_, 1, 30000);
+  EXPECT_TRUE(WaitMetric("dipgate_bridge_dead_lettered_total", 1));
+  int64_t splits = Metric("dipgate_bridge_batch_splits_total");
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  CheckHistory(sent, {30});
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].key, "k30");
+  EXPECT_EQ(dead[0].headers["dip.errors.reason"], "rejected_by_dip");
+  EXPECT_EQ(dead[0].headers["dip.errors.http.status"], "400");
+  EXPECT_EQ(dead[0].headers["dip.errors.dip.code"], "MSG1001");
+  EXPECT_NE(dead[0].headers["dip.errors.dip.help"].find("MPANCore"), std::string::npos)
+      << dead[0].headers["dip.errors.dip.help"];
+  EXPECT_GE(splits, 2) << "20 -> 10 -> 5 ... -> 1";
+  size_t largest = 0;
+  for (const Record& r : Delivered(record_)) largest = std::max(largest, r.batch);
+  EXPECT_GT(largest, 1u) << "nothing was batched";
+  EXPECT_LE(largest, 20u);
+}
+
+// With the spec's schemas configured, a schema-invalid message is
+// dead-lettered with its JSON pointer without spending a DIP call; each
+// delivered message gets a receipt with the DIP's transactionID.
+TEST_F(BridgeTest, SchemaDeadLetterAndReceipts) {
+  std::string receipts = topic_ + "-receipts";
+  Producer p(broker_->bootstrap());
+  std::map<std::string, std::vector<int>> sent;
+  for (int i = 0; i < 6; ++i) {
+    std::string key = "k" + std::to_string(i);
+    std::string value = Message(key, i, true);
+    if (i == 3) {
+      size_t at = value.find("\"MPANCore\":\"") + 12;
+      value.replace(at, 13, "12");
+    }
+    p.Send(topic_, key, value);
+    sent[key].push_back(i);
+  }
+  p.Flush();
+  BridgeProcess bridge(Config(R"(, "schemas": ")" + Runfile("third_party/dip_api/schemas") +
+                              R"(", "receipts_topic": ")" + receipts + "\""),
+                       dir_ + "/bridge.log");
+  ASSERT_TRUE(WaitDelivered(5, 60000)) << Tail(dir_ + "/bridge.log");
+  auto dead = ReadTopic(broker_->bootstrap(), dlq_, 1, 30000);
+  auto got = ReadTopic(broker_->bootstrap(), receipts, 5, 30000);
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  CheckHistory(sent, {3});
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers["dip.errors.reason"], "schema_invalid");
+  EXPECT_EQ(dead[0].headers["dip.errors.json.pointer"], "/0/payload/CommonBlock/M0/MPANCore");
+  EXPECT_EQ(dead[0].headers["dip.errors.http.status"], "0");
+  // The DIP never saw it.
+  EXPECT_EQ(ReadFile(outcomes_).find("k3x3"), std::string::npos);
+  ASSERT_EQ(got.size(), 5u);
+  std::set<std::string> references;
+  for (const auto& r : got) {
+    rapidjson::Document d;
+    d.Parse(r.value.c_str());
+    ASSERT_FALSE(d.HasParseError()) << r.value;
+    EXPECT_EQ(std::string(d["code"].GetString()), "MSG0000") << r.value;
+    EXPECT_EQ(d["httpStatus"].GetInt(), 201);
+    EXPECT_EQ(std::string(d["channel"].GetString()), "IF-033");
+    EXPECT_NE(std::string(d["transactionID"].GetString()), "") << r.value;
+    references.insert(d["senderUniqueReference"].GetString());
+    EXPECT_EQ(KeyAndSeq(d["senderUniqueReference"].GetString()).first, r.key);
+  }
+  EXPECT_EQ(references.size(), 5u);
+}
+
+// The DIP's rate limit answers 429 with Retry-After: the whole channel
+// waits, not only the refused POST. nginx in front of the sandbox limits the
+// rate and logs when each request arrived ($msec - $request_time, taken
+// when its first byte came, unlike a timestamp in Python): after the bridge
+// has a 429, no POST arrives until the Retry-After (1 s) has passed.
+TEST_F(BridgeTest, RateLimitHoldsTheWholeChannel) {
+  StartSandbox();
+  int port = testing::FreePort();
+  testing::Nginx nginx(
+      "  limit_req_zone $server_port zone=dip:1m rate=5r/s;\n"
+      "  log_format times '$msec $request_time $status';\n"
+      "  server {\n    listen 127.0.0.1:" + std::to_string(port) + " ssl;\n"
+      "    ssl_certificate " + PkiFile("tls-server.pem") + ";\n"
+      "    ssl_certificate_key " + PkiFile("tls-server.key") + ";\n"
+      "    ssl_client_certificate " + PkiFile("ca-bundle.pem") + ";\n"
+      "    ssl_verify_client on;\n"
+      "    access_log $PREFIX/logs/times.log times;\n"
+      "    location /dip-channel/ {\n"
+      "      limit_req zone=dip burst=4 nodelay;\n"
+      "      limit_req_status 429;\n"
+      "      add_header Retry-After 1 always;\n"
+      "      proxy_pass https://127.0.0.1:" + std::to_string(sandbox_->port()) + ";\n"
+      "      proxy_set_header Host $http_host;\n"
+      "      proxy_ssl_certificate " + PkiFile("tls-client.pem") + ";\n"
+      "      proxy_ssl_certificate_key " + PkiFile("tls-client.key") + ";\n"
+      "    }\n  }\n");
+  ASSERT_TRUE(nginx.started()) << nginx.start_output();
+  std::string config = Config(R"(, "retry": {"initial_backoff_ms": 100, "max_backoff_ms": 5000},
+      "max_in_flight": 16, "max_connections": 16)");
+  std::string text = ReadFile(config);
+  std::string from = "localhost:" + std::to_string(sandbox_->port());
+  text.replace(text.find(from), from.size(), "localhost:" + std::to_string(port));
+  WriteFile(config, text);
+  auto sent = Produce(40, 40, 0, /*partition=*/0);
+  BridgeProcess bridge(config, dir_ + "/bridge.log");
+  ASSERT_TRUE(WaitDelivered(40, 120000)) << Tail(dir_ + "/bridge.log");
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  CheckHistory(sent);
+  struct Seen {
+    double start, end;
+    int status;
+  };
+  std::vector<Seen> all;
+  std::istringstream lines(ReadFile(nginx.prefix() + "/logs/times.log"));
+  double end = 0, took = 0;
+  int status = 0;
+  while (lines >> end >> took >> status) all.push_back({end - took, end, status});
+  int limited = 0, early = 0;
+  std::ostringstream why;
+  for (const Seen& o : all) {
+    if (o.status != 429) continue;
+    ++limited;
+    for (const Seen& later : all) {
+      // Arrived after the bridge had the 429 (slack for requests already on
+      // their way), before its Retry-After was over.
+      if (later.start > o.end + 0.2 && later.start < o.end + 0.95) {
+        ++early;
+        why << std::fixed << "429 at " << o.end - all[0].start << " s, then a " << later.status
+            << " arrived at " << later.start - all[0].start << " s\n";
+      }
+    }
+  }
+  std::cout << all.size() << " requests, " << limited << " answered 429\n";
+  EXPECT_GT(limited, 0) << "the rate limit never hit";
+  EXPECT_EQ(early, 0) << "POSTs went on while the channel was told to wait:\n" << why.str();
 }
 
 TEST(BridgeConfig, CheckReportsTheKey) {

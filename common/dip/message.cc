@@ -1,5 +1,7 @@
 #include "common/dip/message.h"
 
+#include <cctype>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -65,6 +67,14 @@ const rapidjson::Value* Member(const rapidjson::Value& v, std::string_view name)
     }
   }
   return folded;
+}
+
+bool IsSafeName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  }
+  return true;
 }
 
 std::string ToJson(const rapidjson::Value& v) {

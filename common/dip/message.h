@@ -109,6 +109,11 @@ Result<Envelope> ReadEnvelope(const rapidjson::Value& payload);
 // match; nullptr when `v` is not an object or has neither.
 const rapidjson::Value* Member(const rapidjson::Value& v, std::string_view name);
 
+// True when `name` is not empty and only letters, digits, '-', '_' and
+// '.': safe as a URL path segment and in a Kafka topic name (an
+// interfaceID or event code placed in either).
+bool IsSafeName(std::string_view name);
+
 // A JSON value as compact text.
 std::string ToJson(const rapidjson::Value& v);
 

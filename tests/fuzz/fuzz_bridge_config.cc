@@ -6,10 +6,8 @@
 #include "kafka_bridge/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  dipgate::bridge::Config c;
-  std::string error;
-  bool ok = dipgate::bridge::ParseConfig(std::string(reinterpret_cast<const char*>(data), size),
-                                         &c, &error);
-  if (!ok && error.rfind("config: ", 0) != 0) abort();  // errors name the key
+  auto parsed =
+      dipgate::bridge::ParseConfig(std::string(reinterpret_cast<const char*>(data), size));
+  if (!parsed && parsed.error().detail.rfind("config: ", 0) != 0) abort();  // errors name the key
   return 0;
 }

@@ -125,6 +125,9 @@ class Sandbox:
         """Answers one request on a DIP API path (h: the BaseHTTPRequestHandler)."""
         state = {"body": b"", "read": False, "verified": False, "why": "", "signer": "",
                  "api_key": None, "endpoint": "request", "params": {}}
+        # When the request arrived and when its answer left (epoch seconds):
+        # a client's concurrency and pauses can be checked from these.
+        received = time.time()
         try:
             step = h.behaviour()
             if step and step[0] == "reset":
@@ -144,17 +147,20 @@ class Sandbox:
             answer.close = True  # the body was not read: the connection can't be reused
         if self.latency:
             time.sleep(self.latency)
+        answered = time.time()
         self.send(h, answer)
         try:
             fields = {"method": h.command, "path": h.path, "status": answer.status,
-                      "why": answer.why, "api_key": state["api_key"]}
+                      "why": answer.why, "api_key": state["api_key"],
+                      "received": received, "answered": answered}
             fields.update(state["params"])
             fields.update(answer.fields)
             self.outcomes.write(state["endpoint"], **fields)
             if self.log:
                 print(f"{h.command} {h.path} -> {answer.status} {answer.why}", flush=True)
             if answer.status < 300 and h.server.record_file:
-                h.record(state["verified"], state["why"], state["signer"], state["body"])
+                h.record(state["verified"], state["why"], state["signer"], state["body"],
+                         received=received, answered=answered)
         except Exception:
             traceback.print_exc()
 

@@ -150,8 +150,9 @@ class Handler(BaseHTTPRequestHandler):
             os.replace(path + ".tmp", path)
             return step
 
-    def record(self, ok, why, signer, body):
-        """--record: one JSON line per accepted (2xx) request."""
+    def record(self, ok, why, signer, body, **times):
+        """--record: one JSON line per accepted (2xx) request; `times` (the
+        sandbox's received/answered) are added as they are."""
         with self.server.lock:
             with open(self.server.record_file, "a") as f:
                 cert = self.headers.get("X-DIP-Signature-Certificate") or ""
@@ -159,7 +160,7 @@ class Handler(BaseHTTPRequestHandler):
                                     "signer": signer,
                                     "cert_sha256": hashlib.sha256(cert.encode()).hexdigest(),
                                     "api_key": self.headers.get("X-API-KEY"),
-                                    "body": body.decode("utf-8", "replace")}) + "\n")
+                                    "body": body.decode("utf-8", "replace"), **times}) + "\n")
 
     def handle_any(self):
         if is_dip_path(self.path):

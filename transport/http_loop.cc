@@ -1,0 +1,216 @@
+#include "transport/http_loop.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace dipgate::transport {
+
+// One request: the easy handle and everything it points into, which must
+// outlive the handle's time in the multi (the body, the header list, the
+// error buffer).
+struct HttpLoop::Transfer {
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  Request request;
+  Done done;
+  Reply reply;
+  size_t max_answer = 0;
+  std::pair<std::string*, size_t> sink;  // Collect()'s view of reply.body and its limit
+  char error[CURL_ERROR_SIZE] = {0};
+  ~Transfer() {
+    if (easy != nullptr) curl_easy_cleanup(easy);
+    curl_slist_free_all(headers);
+  }
+};
+
+// A multi handle (its connection cache) and the transfers in it, all made
+// with one set of TLS settings. The transfers go before the multi.
+struct HttpLoop::Pool {
+  CURLM* multi = nullptr;
+  TlsSettings tls;
+  std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers;
+  ~Pool() {
+    for (auto& [easy, t] : transfers) curl_multi_remove_handle(multi, easy);
+    transfers.clear();
+    if (multi != nullptr) curl_multi_cleanup(multi);
+  }
+};
+
+namespace {
+
+size_t Collect(char* data, size_t size, size_t n, void* user) {
+  auto* reply = static_cast<std::pair<std::string*, size_t>*>(user);
+  size_t bytes = size * n;
+  std::string& body = *reply->first;
+  if (body.size() < reply->second) body.append(data, std::min(bytes, reply->second - body.size()));
+  return bytes;  // the rest is read and dropped
+}
+
+}  // namespace
+
+HttpLoop::HttpLoop(LoopOptions options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<HttpLoop::Pool>> HttpLoop::NewPool(const LoopOptions& options,
+                                                          TlsSettings tls) {
+  auto pool = std::make_unique<Pool>();
+  pool->multi = curl_multi_init();
+  if (pool->multi == nullptr) return Error{Reason::kInternalError, "curl_multi_init failed"};
+  pool->tls = std::move(tls);
+  curl_multi_setopt(pool->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  curl_multi_setopt(pool->multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
+  return pool;
+}
+
+Result<std::unique_ptr<HttpLoop>> HttpLoop::Start(LoopOptions options) {
+  std::unique_ptr<HttpLoop> loop(new HttpLoop(std::move(options)));
+  auto pool = NewPool(loop->options_, loop->options_.tls);
+  if (!pool) return pool.error();
+  loop->pools_.push_back(std::move(*pool));
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    return Error{Reason::kInternalError, "cannot make the HTTP loop's wake-up pipe"};
+  }
+  loop->wake_read_ = fds[0];
+  loop->wake_write_ = fds[1];
+  loop->thread_ = std::thread([l = loop.get()] { l->Run(); });
+  return loop;
+}
+
+HttpLoop::~HttpLoop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  if (wake_write_ >= 0) (void)!write(wake_write_, "x", 1);
+  if (thread_.joinable()) thread_.join();
+  pools_.clear();
+  if (wake_read_ >= 0) close(wake_read_);
+  if (wake_write_ >= 0) close(wake_write_);
+}
+
+void HttpLoop::Post(Request request, Done done) {
+  active_ += 1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queued_.emplace_back(std::move(request), std::move(done));
+  }
+  (void)!write(wake_write_, "x", 1);  // a full pipe already wakes the loop
+}
+
+void HttpLoop::Reconfigure(TlsSettings tls) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    next_tls_ = std::make_unique<TlsSettings>(std::move(tls));
+  }
+  (void)!write(wake_write_, "x", 1);
+}
+
+void HttpLoop::Add(Pool& pool, Request request, Done done) {
+  auto t = std::make_unique<Transfer>();
+  t->request = std::move(request);
+  t->done = std::move(done);
+  t->max_answer = options_.max_answer;
+  t->easy = curl_easy_init();
+  if (t->easy == nullptr) {
+    t->reply.transport_error = true;
+    t->reply.error = "curl_easy_init failed";
+    active_ -= 1;
+    t->done(std::move(t->reply));
+    return;
+  }
+  CURL* h = t->easy;
+  ApplyTls(h, pool.tls);
+  t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  t->headers = curl_slist_append(t->headers, "Expect:");
+  for (const auto& [name, value] : t->request.headers) {
+    t->headers = curl_slist_append(t->headers, (name + ": " + value).c_str());
+  }
+  curl_easy_setopt(h, CURLOPT_URL, t->request.url.c_str());
+  curl_easy_setopt(h, CURLOPT_POST, 1L);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->request.body.data());
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->request.body.size()));
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->error);
+  curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);  // wait for a stream on an open connection
+  // Collect() writes into the reply through a pair kept in the transfer.
+  t->sink = {&t->reply.body, t->max_answer};
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->sink);
+  CURLMcode rc = curl_multi_add_handle(pool.multi, h);
+  if (rc != CURLM_OK) {
+    t->reply.transport_error = true;
+    t->reply.error = std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc);
+    active_ -= 1;
+    t->done(std::move(t->reply));
+    return;
+  }
+  pool.transfers.emplace(h, std::move(t));
+}
+
+void HttpLoop::Reap(Pool& pool) {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(pool.multi, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    auto it = pool.transfers.find(msg->easy_handle);
+    if (it == pool.transfers.end()) continue;
+    std::unique_ptr<Transfer> t = std::move(it->second);
+    pool.transfers.erase(it);
+    CURL* h = t->easy;
+    Reply& reply = t->reply;
+    if (msg->data.result != CURLE_OK) {
+      reply.transport_error = true;
+      reply.error = t->error[0] ? t->error : curl_easy_strerror(msg->data.result);
+    } else {
+      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
+      curl_off_t retry_after = 0;
+      if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+          retry_after > 0) {
+        reply.retry_after_ms = static_cast<int64_t>(retry_after) * 1000;
+      }
+    }
+    long opened = 0;
+    if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK) connections_ += opened;
+    curl_multi_remove_handle(pool.multi, h);
+    active_ -= 1;
+    t->done(std::move(reply));
+  }
+}
+
+void HttpLoop::Run() {
+  std::vector<std::pair<Request, Done>> incoming;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+      incoming.swap(queued_);
+      if (next_tls_) {
+        auto pool = NewPool(options_, std::move(*next_tls_));
+        next_tls_.reset();
+        if (pool) pools_.push_back(std::move(*pool));  // else: keep the old one
+      }
+    }
+    for (auto& [request, done] : incoming) Add(*pools_.back(), std::move(request), std::move(done));
+    incoming.clear();
+    for (auto& pool : pools_) {
+      int running = 0;
+      curl_multi_perform(pool->multi, &running);
+      Reap(*pool);
+    }
+    // Pools made before a Reconfigure close once their last request ended.
+    pools_.erase(std::remove_if(pools_.begin(), pools_.end() - 1,
+                                [](const std::unique_ptr<Pool>& p) { return p->transfers.empty(); }),
+                 pools_.end() - 1);
+    curl_waitfd wake{wake_read_, CURL_WAIT_POLLIN, 0};
+    // The newest pool is waited on; older ones still draining are
+    // performed at least every 10 ms.
+    int timeout_ms = pools_.size() > 1 ? 10 : 1000;
+    curl_multi_poll(pools_.back()->multi, &wake, 1, timeout_ms, nullptr);
+    char drain[256];
+    while (read(wake_read_, drain, sizeof drain) > 0) {
+    }
+  }
+}
+
+}  // namespace dipgate::transport
