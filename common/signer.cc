@@ -159,13 +159,13 @@ Result<DipHeaders> RequestSigner::SignHashed(std::string_view method,
   return h;
 }
 
-Result<bool> IdentitySet::Add(std::shared_ptr<const SigningIdentity> identity) {
+Status IdentitySet::Add(std::shared_ptr<const SigningIdentity> identity) {
   if (identity->name.empty()) return Error{Reason::kInternalError, "identity without a name"};
   if (by_name_.count(identity->name) != 0) {
     return Error{Reason::kInternalError, "identity '" + identity->name + "' defined twice"};
   }
   by_name_.emplace(identity->name, std::move(identity));
-  return true;
+  return OkStatus();
 }
 
 std::shared_ptr<const SigningIdentity> IdentitySet::Find(std::string_view name) const {
