@@ -177,10 +177,9 @@ CertificateInfo DescribeCertificate(X509* cert) {
 }
 
 Result<std::vector<X509Ptr>> LoadCertificates(const std::string& path) {
-  std::string data;
-  if (!ReadWholeFile(path, &data)) {
-    return Error{Reason::kInternalError, "cannot read certificate file " + path};
-  }
+  auto read = ReadWholeFile(path);
+  if (!read) return Error{read.reason(), "certificate file: " + read.error().detail};
+  const std::string& data = *read;
   std::vector<X509Ptr> out;
   if (data.find("-----BEGIN") != std::string::npos) {
     BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));

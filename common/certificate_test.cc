@@ -55,7 +55,10 @@ TEST(Certificate, LoadCertificatesReadsBundles) {
   auto certs = LoadCertificates(PkiFile("ca-bundle.pem"));
   ASSERT_TRUE(certs.ok());
   EXPECT_EQ(certs->size(), 2u);
-  EXPECT_FALSE(LoadCertificates("/nonexistent.pem").ok());
+  auto missing = LoadCertificates("/nonexistent.pem");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().detail,
+            "certificate file: cannot read /nonexistent.pem: No such file or directory");
   EXPECT_FALSE(LoadCertificates(PkiFile("passphrase.txt")).ok());
 }
 

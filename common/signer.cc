@@ -27,12 +27,10 @@ void CheckPermissions(const std::string& path, std::vector<std::string>* warning
 // The passphrase is the file's first line, without its line ending.
 Result<std::string> ReadPassphrase(const std::string& path, std::vector<std::string>* warnings) {
   if (path.empty()) return std::string();
-  std::string data;
-  if (!ReadFirstLine(path, &data)) {
-    return Error{Reason::kInternalError, "cannot read passphrase file " + path};
-  }
+  auto line = ReadFirstLine(path);
+  if (!line) return Error{line.reason(), "passphrase file: " + line.error().detail};
   CheckPermissions(path, warnings);
-  return data;
+  return line;
 }
 
 int PassphraseCallback(char* buf, int size, int /*rwflag*/, void* u) {
@@ -43,8 +41,9 @@ int PassphraseCallback(char* buf, int size, int /*rwflag*/, void* u) {
 }
 
 Result<PkeyPtr> LoadKey(const std::string& path, const std::string& pass) {
-  std::string data;
-  if (!ReadWholeFile(path, &data)) return Error{Reason::kInternalError, "cannot read key file " + path};
+  auto read = ReadWholeFile(path);
+  if (!read) return Error{read.reason(), "key file: " + read.error().detail};
+  std::string& data = *read;
   BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, PassphraseCallback,
                                       const_cast<std::string*>(&pass)));
@@ -74,10 +73,9 @@ Result<std::shared_ptr<const SigningIdentity>> LoadIdentity(const KeySource& src
   if (!pass) return pass.error();
 
   if (!src.pkcs12_file.empty()) {
-    std::string data;
-    if (!ReadWholeFile(src.pkcs12_file, &data)) {
-      return Error{Reason::kInternalError, "cannot read PKCS#12 file " + src.pkcs12_file};
-    }
+    auto read = ReadWholeFile(src.pkcs12_file);
+    if (!read) return Error{read.reason(), "PKCS#12 file: " + read.error().detail};
+    std::string& data = *read;
     CheckPermissions(src.pkcs12_file, &id->warnings);
     const auto* p = reinterpret_cast<const unsigned char*>(data.data());
     Pkcs12Ptr p12(d2i_PKCS12(nullptr, &p, static_cast<long>(data.size())));

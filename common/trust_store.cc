@@ -23,8 +23,9 @@ struct TrustStore::State {
 namespace {
 
 Result<std::vector<X509CrlPtr>> LoadCrls(const std::string& path) {
-  std::string data;
-  if (!ReadWholeFile(path, &data)) return Error{Reason::kInternalError, "cannot read CRL file " + path};
+  auto read = ReadWholeFile(path);
+  if (!read) return Error{read.reason(), "CRL file: " + read.error().detail};
+  const std::string& data = *read;
   std::vector<X509CrlPtr> out;
   if (data.find("-----BEGIN") != std::string::npos) {
     BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));

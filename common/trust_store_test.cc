@@ -48,7 +48,17 @@ TEST(TrustStore, FailsClosedOnMissingConfiguration) {
   missing.ca_files = {"/nonexistent/ca.pem"};
   t = TrustStore::Create(missing);
   ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.error().detail.find("/nonexistent/ca.pem"), std::string::npos);
+  EXPECT_NE(t.error().detail.find("cannot read /nonexistent/ca.pem: No such file or directory"),
+            std::string::npos)
+      << t.error().detail;
+  TrustOptions missing_crl = Options();
+  missing_crl.crl_files = {"/nonexistent/ca.crl"};
+  t = TrustStore::Create(missing_crl);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().detail.find("CRL file: cannot read /nonexistent/ca.crl: No such file or "
+                                  "directory"),
+            std::string::npos)
+      << t.error().detail;
 
   TrustOptions bad_crl = Options();
   bad_crl.crl_files = {PkiFile("signer-rsa.pem")};
