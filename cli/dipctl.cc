@@ -99,11 +99,9 @@ Result<std::shared_ptr<TrustStore>> TrustFromArgs(const Args& args) {
   o.crl_files = args.All("crl");
   o.revocation = args.Has("no-revocation") ? Revocation::kOff : Revocation::kRequireCrl;
   o.allow_expired_crl = args.Has("allow-expired-crl");
-  o.environment = ParseEnvironment(args.Get("env", "any"));
-  if (o.environment == Environment::kUnknown) {
-    return Error{Reason::kInternalError,
-                 "--env must be prod, nonprod or any, not '" + args.Get("env") + "'"};
-  }
+  auto env = EnvironmentFromName(args.Get("env", "any"));
+  if (!env) return Error{env.reason(), "--env: " + env.error().detail};
+  o.environment = *env;
   for (const std::string& relaxed : RelaxedChecks(o)) {
     std::cerr << "dipctl: warning: " << relaxed << "\n";
   }

@@ -75,22 +75,28 @@ std::string_view ToString(Environment env) {
     case Environment::kAny: return "any";
     case Environment::kProd: return "prod";
     case Environment::kNonProd: return "nonprod";
-    case Environment::kUnknown: return "unknown";
+    case Environment::kUnrecognised: return "unknown";
   }
   return "unknown";
 }
 
+Result<Environment> EnvironmentFromName(std::string_view name) {
+  if (name == "prod") return Environment::kProd;
+  if (name == "nonprod") return Environment::kNonProd;
+  if (name == "any") return Environment::kAny;
+  return Error{Reason::kInternalError,
+               "environment must be prod, nonprod or any, not '" + std::string(name) + "'"};
+}
+
 Environment ParseEnvironment(std::string_view text) {
-  if (text == "prod") return Environment::kProd;
-  if (text == "nonprod") return Environment::kNonProd;
-  if (text == "any") return Environment::kAny;
-  return Environment::kUnknown;
+  auto env = EnvironmentFromName(text);
+  return env ? *env : Environment::kUnrecognised;
 }
 
 Environment EnvironmentOfCommonName(std::string_view cn) {
   if (StartsWithNoCase(cn, "energydip-prod.")) return Environment::kProd;
   if (StartsWithNoCase(cn, "energydip-nonprod.")) return Environment::kNonProd;
-  return Environment::kUnknown;
+  return Environment::kUnrecognised;
 }
 
 Result<DecodedCertificate> DecodeCertificateHeader(std::string_view value) {

@@ -13,11 +13,30 @@ using testing::PkiFile;
 TEST(Certificate, EnvironmentFromCommonName) {
   EXPECT_EQ(EnvironmentOfCommonName("energydip-prod.mp.co.uk"), Environment::kProd);
   EXPECT_EQ(EnvironmentOfCommonName("EnergyDIP-NonProd.mp.co.uk"), Environment::kNonProd);
-  EXPECT_EQ(EnvironmentOfCommonName("energydip-production.mp.co.uk"), Environment::kUnknown);
-  EXPECT_EQ(EnvironmentOfCommonName("mp.co.uk"), Environment::kUnknown);
-  EXPECT_EQ(EnvironmentOfCommonName("x.energydip-prod.mp.co.uk"), Environment::kUnknown);
+  EXPECT_EQ(EnvironmentOfCommonName("energydip-production.mp.co.uk"), Environment::kUnrecognised);
+  EXPECT_EQ(EnvironmentOfCommonName("mp.co.uk"), Environment::kUnrecognised);
+  EXPECT_EQ(EnvironmentOfCommonName("x.energydip-prod.mp.co.uk"), Environment::kUnrecognised);
+}
+
+TEST(Certificate, EnvironmentFromConfiguredName) {
+  EXPECT_EQ(*EnvironmentFromName("prod"), Environment::kProd);
+  EXPECT_EQ(*EnvironmentFromName("nonprod"), Environment::kNonProd);
+  EXPECT_EQ(*EnvironmentFromName("any"), Environment::kAny);
+  for (const char* bad : {"staging", "", "PROD", "unknown", "prod "}) {
+    auto env = EnvironmentFromName(bad);
+    ASSERT_FALSE(env.ok()) << bad;
+    EXPECT_EQ(env.reason(), Reason::kInternalError);
+    EXPECT_EQ(env.error().detail,
+              std::string("environment must be prod, nonprod or any, not '") + bad + "'");
+  }
+  // The word for a certificate without a recognised prefix is not a name
+  // that configures anything.
+  EXPECT_EQ(ToString(Environment::kUnrecognised), "unknown");
+  EXPECT_FALSE(EnvironmentFromName(ToString(Environment::kUnrecognised)).ok());
+  // The old form, kept for kafka_bridge/: an unknown name gives
+  // kUnrecognised, which the trust store refuses.
   EXPECT_EQ(ParseEnvironment("prod"), Environment::kProd);
-  EXPECT_EQ(ParseEnvironment("staging"), Environment::kUnknown);
+  EXPECT_EQ(ParseEnvironment("staging"), Environment::kUnrecognised);
 }
 
 TEST(Certificate, DecodesDerAndPemHeaders) {

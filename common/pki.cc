@@ -317,7 +317,7 @@ Result<std::vector<std::string>> CreateTestPki(const PkiOptions& o) {
 }
 
 Status CreateCsr(const CsrOptions& o) {
-  if (EnvironmentOfCommonName(o.common_name) == Environment::kUnknown) {
+  if (EnvironmentOfCommonName(o.common_name) == Environment::kUnrecognised) {
     return Error{Reason::kInternalError,
                  "common name '" + o.common_name +
                      "' must start with energydip-prod. or energydip-nonprod. (CoCo Table 4)"};

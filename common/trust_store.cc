@@ -183,7 +183,8 @@ Result<std::shared_ptr<TrustStore>> TrustStore::Create(TrustOptions options) {
                  "no CRL file configured; revocation checking fails closed (turn it off "
                  "explicitly to run without CRLs)"};
   }
-  if (options.environment == Environment::kUnknown) {
+  if (options.environment != Environment::kAny && options.environment != Environment::kProd &&
+      options.environment != Environment::kNonProd) {
     return Error{Reason::kInternalError, "environment must be prod, nonprod or any"};
   }
   auto state = LoadState(options, 1);

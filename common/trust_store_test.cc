@@ -60,6 +60,12 @@ TEST(TrustStore, FailsClosedOnMissingConfiguration) {
             std::string::npos)
       << t.error().detail;
 
+  TrustOptions unrecognised = Options();  // a certificate's state, not a configuration
+  unrecognised.environment = Environment::kUnrecognised;
+  t = TrustStore::Create(unrecognised);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().detail, "environment must be prod, nonprod or any");
+
   TrustOptions bad_crl = Options();
   bad_crl.crl_files = {PkiFile("signer-rsa.pem")};
   EXPECT_FALSE(TrustStore::Create(bad_crl).ok());
