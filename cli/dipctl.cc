@@ -404,7 +404,12 @@ int Inspect(int argc, char** argv) {
   }
 
   std::cout << "\ncertificate\n";
-  CertificateInfo info = DescribeCertificate(leaf.get());
+  auto read = ReadCertificateInfo(leaf.get());
+  if (!read) {
+    std::cout << "rejected: " << ToString(read.reason()) << ": " << read.error().detail << "\n";
+    return kExitRejected;
+  }
+  const CertificateInfo& info = *read;
   PrintCertificate(info, now);
   WarnIfExpiring(info, now);
   auto profile = CheckEndEntityProfile(leaf.get());

@@ -65,6 +65,12 @@ Result<DecodedCertificate> DecodeCertificateHeader(std::string_view header_value
 // The header value dipgate emits: base64 of the DER (the CoCo reference).
 std::string EncodeCertificateHeader(X509* cert);
 
+// The facts a relying party reads off a certificate. kCertificateMalformed
+// when notBefore or notAfter cannot be decoded (no 0 stands in for a time).
+Result<CertificateInfo> ReadCertificateInfo(X509* cert);
+
+// The old form, with 0 for a time that does not decode: for kafka_bridge/
+// until it switches to ReadCertificateInfo. Do not use elsewhere.
 CertificateInfo DescribeCertificate(X509* cert);
 
 // Environment from a CN: "energydip-prod.x" -> kProd, "energydip-nonprod.x"
@@ -77,7 +83,9 @@ Result<std::vector<X509Ptr>> LoadCertificates(const std::string& path);
 // A name in RFC 2253 form, e.g. "CN=energydip-prod.mp.co.uk,O=MP Ltd,C=GB".
 std::string NameToString(X509_NAME* name);
 
-UnixMillis Asn1TimeToMillis(const ASN1_TIME* t);
+// A certificate or CRL time. kCertificateMalformed when it is absent or not
+// a valid UTCTime/GeneralizedTime; callers add which field of what.
+Result<UnixMillis> Asn1TimeToMillis(const ASN1_TIME* t);
 
 // Whole days from `now` until `not_after`, truncated (negative once past).
 int64_t DaysToExpiry(UnixMillis not_after, UnixMillis now);

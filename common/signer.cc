@@ -117,7 +117,11 @@ Result<std::shared_ptr<const SigningIdentity>> LoadIdentity(const KeySource& src
                  "identity '" + src.name + "': the private key does not match the certificate"};
   }
   id->certificate_header = EncodeCertificateHeader(id->certificate.get());
-  id->info = DescribeCertificate(id->certificate.get());
+  auto info = ReadCertificateInfo(id->certificate.get());
+  if (!info) {
+    return Error{info.reason(), "identity '" + src.name + "': certificate " + info.error().detail};
+  }
+  id->info = std::move(*info);
   return std::shared_ptr<const SigningIdentity>(std::move(id));
 }
 

@@ -58,8 +58,9 @@ Verifier::CachedCert* Verifier::Certificate(std::string_view value, UnixMillis n
   auto validated = trust_->Validate(decoded->leaf.get(), decoded->extra.get(), now);
   if (!validated) {
     *verdict = Reject(validated.reason(), kCertificateHeader, validated.error().detail);
-    verdict->signer = std::make_shared<const CertificateInfo>(
-        DescribeCertificate(decoded->leaf.get()));
+    if (auto info = ReadCertificateInfo(decoded->leaf.get())) {
+      verdict->signer = std::make_shared<const CertificateInfo>(std::move(*info));
+    }
     return nullptr;
   }
   auto verifier = SignatureVerifier::Create(X509_get0_pubkey(decoded->leaf.get()));
