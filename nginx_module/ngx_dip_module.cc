@@ -1,5 +1,9 @@
-// The dipgate nginx module: directives, configuration, phase handlers and
-// the request body filter. DIP logic lives in common/; this is glue.
+// The dipgate nginx module's definition: the directive table, the module
+// context, creating and merging the configurations (the trust store and the
+// signing identities are loaded here, at `nginx -t` time), registering the
+// access-phase handlers (defined in ngx_dip_verify.cc and ngx_dip_sign.cc),
+// the request body filter that hashes the body as it streams, and the
+// helpers the other files share. DIP logic lives in common/; this is glue.
 //
 // File order follows nginx's own modules: types and declarations, the
 // directive table, the module context and definition, then handlers and
