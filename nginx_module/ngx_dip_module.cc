@@ -10,8 +10,7 @@
 // configuration functions. Only ngx_http_dip_module is exported.
 #include "nginx_module/ngx_dip.h"
 
-#include <string.h>
-
+#include <algorithm>
 #include <new>
 #include <type_traits>
 
@@ -284,9 +283,11 @@ void MergeTrustConf(TrustConf* conf, const TrustConf& prev) {
 // future (an inherited array is the parent's pointer). The assertion keeps
 // the comparison exact: no padding bytes, no floating point.
 static_assert(std::has_unique_object_representations_v<TrustConf>,
-              "TrustConf is compared with memcmp: keep it to pointers and integers");
+              "TrustConf is compared byte for byte: keep it to pointers and integers");
 bool SameTrust(const TrustConf& a, const TrustConf& b) {
-  return memcmp(&a, &b, sizeof(TrustConf)) == 0;
+  const auto* x = reinterpret_cast<const unsigned char*>(&a);
+  const auto* y = reinterpret_cast<const unsigned char*>(&b);
+  return std::equal(x, x + sizeof(TrustConf), y);
 }
 
 char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
