@@ -68,8 +68,12 @@ int Main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (strcmp(argv[i], "--seconds") == 0) seconds = atoi(argv[i + 1]);
   }
-  std::string body;
-  if (!ReadWholeFile(Runfiles() + "tests/data/if-033-appointment-request.json", &body)) return 1;
+  auto read = ReadWholeFile(Runfiles() + "tests/data/if-033-appointment-request.json");
+  if (!read) {
+    fprintf(stderr, "%s\n", read.error().detail.c_str());
+    return 1;
+  }
+  const std::string& body = *read;
   auto load_start = Clock::now();
   auto schemas = dip::SchemaSet::Load(Runfiles() + "third_party/dip_api/schemas");
   if (!schemas) {

@@ -15,8 +15,12 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: produce BOOTSTRAP TOPIC N FILE\n");
     return 2;
   }
-  std::string body;
-  if (!dipgate::ReadWholeFile(argv[4], &body)) return 1;
+  auto read = dipgate::ReadWholeFile(argv[4]);
+  if (!read) {
+    fprintf(stderr, "produce: %s\n", read.error().detail.c_str());
+    return 1;
+  }
+  std::string& body = *read;
   std::string err;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   conf->set("bootstrap.servers", argv[1], err);

@@ -12,14 +12,14 @@ int Fail(const std::string& message) {
   return kExitError;
 }
 
-bool ReadInput(const std::string& path, std::string* out) {
+Result<std::string> ReadInput(const std::string& path) {
   if (path == "-") {
     std::stringstream ss;
     ss << std::cin.rdbuf();
-    *out = ss.str();
-    return true;
+    if (std::cin.bad()) return Error{Reason::kInternalError, "cannot read standard input"};
+    return ss.str();
   }
-  return ReadWholeFile(path, out);
+  return ReadWholeFile(path);
 }
 
 std::string Quote(const std::string& s) {

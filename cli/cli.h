@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/canonical.h"
+#include "common/result.h"
 
 namespace dipgate {
 
@@ -68,8 +69,9 @@ class Args {
 int Usage(const std::string& message);
 // Prints "dipctl: message"; returns kExitError.
 int Fail(const std::string& message);
-// A file's contents, or standard input for "-".
-bool ReadInput(const std::string& path, std::string* out);
+// A file's contents, or standard input for "-"; the error names the file
+// and the reason.
+Result<std::string> ReadInput(const std::string& path);
 // `s` quoted for a POSIX shell.
 std::string Quote(const std::string& s);
 // --date or the wall clock.

@@ -167,9 +167,9 @@ int MakeCaller(const Args& args, Caller* c) {
   std::string err;
   if (!Now(args, &c->now, &err)) return Usage(err);
   if (args.Has("api-key-file")) {
-    if (!ReadFirstLine(args.Get("api-key-file"), &c->api_key)) {
-      return Fail("cannot read the API key file " + args.Get("api-key-file"));
-    }
+    auto key = ReadFirstLine(args.Get("api-key-file"));
+    if (!key) return Fail("API key file: " + key.error().detail);
+    c->api_key = std::move(*key);
   } else {
     c->api_key = args.Get("api-key");
   }
@@ -289,8 +289,9 @@ int ValidateCommand(int argc, char** argv) {
   std::string unknown = args.Unknown({"body", "schemas", "channel", "env", "format"});
   if (!unknown.empty()) return Usage("validate: unknown option --" + unknown);
   if (!args.Has("body")) return Usage("validate: --body FILE (or - for standard input) is required");
-  std::string body;
-  if (!ReadInput(args.Get("body"), &body)) return Fail("cannot read body file " + args.Get("body"));
+  auto read = ReadInput(args.Get("body"));
+  if (!read) return Fail("body file: " + read.error().detail);
+  const std::string& body = *read;
   auto parsed = ParseMessages(args, body);
   if (!parsed) return kExitRejected;
   return CheckMessages(args, *parsed, args.Get("channel"), false);
@@ -303,8 +304,9 @@ int SendCommand(int argc, char** argv) {
   std::string unknown = args.Unknown(With({"body", "channel", "schemas", "env", "no-validate"}, kCallOptions));
   if (!unknown.empty()) return Usage("send: unknown option --" + unknown);
   if (!args.Has("body")) return Usage("send: --body FILE (or -) is required");
-  std::string body;
-  if (!ReadInput(args.Get("body"), &body)) return Fail("cannot read body file " + args.Get("body"));
+  auto read = ReadInput(args.Get("body"));
+  if (!read) return Fail("body file: " + read.error().detail);
+  const std::string& body = *read;
   Caller caller;
   if (int rc = MakeCaller(args, &caller); rc != kExitOk) return rc;
 
@@ -473,8 +475,9 @@ int StatusMessageCommand(int argc, char** argv) {
   std::string unknown = args.Unknown(With({"body", "schemas"}, kCallOptions));
   if (!unknown.empty()) return Usage("statusmessage: unknown option --" + unknown);
   if (!args.Has("body")) return Usage("statusmessage: --body FILE (a StandardResponseArray) is required");
-  std::string body;
-  if (!ReadInput(args.Get("body"), &body)) return Fail("cannot read body file " + args.Get("body"));
+  auto read = ReadInput(args.Get("body"));
+  if (!read) return Fail("body file: " + read.error().detail);
+  const std::string& body = *read;
   if (int rc = CheckApiBody(args, "StandardResponseArray", body); rc != kExitOk) return rc;
   Caller caller;
   if (int rc = MakeCaller(args, &caller); rc != kExitOk) return rc;

@@ -99,11 +99,9 @@ Result<std::shared_ptr<TrustStore>> TrustFromArgs(const Args& args) {
   o.crl_files = args.All("crl");
   o.revocation = args.Has("no-revocation") ? Revocation::kOff : Revocation::kRequireCrl;
   o.allow_expired_crl = args.Has("allow-expired-crl");
-  o.environment = ParseEnvironment(args.Get("env", "any"));
-  if (o.environment == Environment::kUnknown) {
-    return Error{Reason::kInternalError,
-                 "--env must be prod, nonprod or any, not '" + args.Get("env") + "'"};
-  }
+  auto env = EnvironmentFromName(args.Get("env", "any"));
+  if (!env) return Error{env.reason(), "--env: " + env.error().detail};
+  o.environment = *env;
   for (const std::string& relaxed : RelaxedChecks(o)) {
     std::cerr << "dipctl: warning: " << relaxed << "\n";
   }
@@ -208,8 +206,10 @@ int Sign(int argc, char** argv) {
   UnixMillis now;
   if (!Now(args, &now, &err)) return Usage(err);
   std::string body;
-  if (args.Has("body") && !ReadInput(args.Get("body"), &body)) {
-    return Fail("cannot read body file " + args.Get("body"));
+  if (args.Has("body")) {
+    auto read = ReadInput(args.Get("body"));
+    if (!read) return Fail("body file: " + read.error().detail);
+    body = std::move(*read);
   }
   KeySource src{"cli", args.Get("cert"), args.Get("key"), args.Get("pkcs12"),
                 args.Get("passphrase-file")};
@@ -262,12 +262,13 @@ int Verify(int argc, char** argv) {
   if (!args.Has("ca")) return Usage("verify: --ca is required (the system store is never used)");
   UnixMillis now;
   if (!Now(args, &now, &err)) return Usage(err);
-  std::string header_text, body;
-  if (!ReadInput(args.Get("headers"), &header_text)) {
-    return Fail("cannot read headers file " + args.Get("headers"));
-  }
-  if (args.Has("body") && !ReadInput(args.Get("body"), &body)) {
-    return Fail("cannot read body file " + args.Get("body"));
+  auto header_text = ReadInput(args.Get("headers"));
+  if (!header_text) return Fail("headers file: " + header_text.error().detail);
+  std::string body;
+  if (args.Has("body")) {
+    auto read = ReadInput(args.Get("body"));
+    if (!read) return Fail("body file: " + read.error().detail);
+    body = std::move(*read);
   }
   auto trust = TrustFromArgs(args);
   if (!trust) return Fail(trust.error().detail);
@@ -279,7 +280,7 @@ int Verify(int argc, char** argv) {
     if (*end != '\0' || s <= 0) return Usage("--window must be a positive number of seconds");
     policy.max_age_ms = policy.max_future_ms = s * 1000;
   }
-  HeaderSet headers = ParseHeaders(header_text);
+  HeaderSet headers = ParseHeaders(*header_text);
   SignedRequest r;
   std::string method = args.Get("method", "POST");
   std::string url = args.Get("url");
@@ -334,11 +335,9 @@ int Inspect(int argc, char** argv) {
     leaf = std::move(certs->front());
     for (size_t i = 1; i < certs->size(); ++i) sk_X509_push(extra.get(), (*certs)[i].release());
   } else {
-    std::string text;
-    if (!ReadInput(args.Get("headers"), &text)) {
-      return Fail("cannot read headers file " + args.Get("headers"));
-    }
-    HeaderSet h = ParseHeaders(text);
+    auto text = ReadInput(args.Get("headers"));
+    if (!text) return Fail("headers file: " + text.error().detail);
+    HeaderSet h = ParseHeaders(*text);
     auto show = [&](std::string_view name) -> const std::string* {
       const auto* v = h.Find(name);
       std::cout << name << ": ";
@@ -405,7 +404,12 @@ int Inspect(int argc, char** argv) {
   }
 
   std::cout << "\ncertificate\n";
-  CertificateInfo info = DescribeCertificate(leaf.get());
+  auto read = ReadCertificateInfo(leaf.get());
+  if (!read) {
+    std::cout << "rejected: " << ToString(read.reason()) << ": " << read.error().detail << "\n";
+    return kExitRejected;
+  }
+  const CertificateInfo& info = *read;
   PrintCertificate(info, now);
   WarnIfExpiring(info, now);
   auto profile = CheckEndEntityProfile(leaf.get());

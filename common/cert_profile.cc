@@ -66,7 +66,7 @@ bool ExtensionIsCritical(X509* cert, int nid, bool* present) {
 }
 
 // Every extension OpenSSL knows decodes.
-Result<bool> CheckExtensionsDecode(X509* cert, const std::string& where) {
+Status CheckExtensionsDecode(X509* cert, const std::string& where) {
   for (int i = 0; i < X509_get_ext_count(cert); ++i) {
     X509_EXTENSION* ext = X509_get_ext(cert, i);
     const X509V3_EXT_METHOD* method = X509V3_EXT_get(ext);
@@ -85,14 +85,14 @@ Result<bool> CheckExtensionsDecode(X509* cert, const std::string& where) {
       method->ext_free(decoded);
     }
   }
-  return true;
+  return OkStatus();
 }
 
 // The authority key identifier (4.2.1.1): required unless self-signed (or
 // the configured trust anchor itself); when present, with the key
 // identifier; a self-signed certificate's names itself only (its own key
 // identifier, no issuer and serial).
-Result<bool> CheckAuthorityKeyId(X509* cert, const std::string& where, bool anchor) {
+Status CheckAuthorityKeyId(X509* cert, const std::string& where, bool anchor) {
   auto* akid = static_cast<AUTHORITY_KEYID*>(
       X509_get_ext_d2i(cert, NID_authority_key_identifier, nullptr, nullptr));
   bool self_signed = SelfSigned(cert);
@@ -112,11 +112,11 @@ Result<bool> CheckAuthorityKeyId(X509* cert, const std::string& where, bool anch
   AUTHORITY_KEYID_free(akid);
   ERR_clear_error();
   if (!aki_fault.empty()) return Error{Reason::kCertificateMalformed, where + ": " + aki_fault};
-  return true;
+  return OkStatus();
 }
 
 // Name constraints: CAs only, critical, not empty, valid host names (4.2.1.10).
-Result<bool> CheckNameConstraints(X509* cert, const std::string& where, int depth) {
+Status CheckNameConstraints(X509* cert, const std::string& where, int depth) {
   bool present = false;
   bool critical = ExtensionIsCritical(cert, NID_name_constraints, &present);
   if (present) {
@@ -146,17 +146,17 @@ Result<bool> CheckNameConstraints(X509* cert, const std::string& where, int dept
                                    : !critical ? "not critical" : "with no subtree")};
     }
   }
-  return true;
+  return OkStatus();
 }
 
 // Policy constraints are critical (4.2.1.11).
-Result<bool> CheckPolicyConstraints(X509* cert, const std::string& where) {
+Status CheckPolicyConstraints(X509* cert, const std::string& where) {
   bool present = false;
   bool critical = ExtensionIsCritical(cert, NID_policy_constraints, &present);
   if (present && !critical) {
     return Error{Reason::kCertificateMalformed, where + ": policyConstraints not critical"};
   }
-  return true;
+  return OkStatus();
 }
 
 }  // namespace
@@ -165,13 +165,13 @@ std::string Where(int depth) {
   return depth == 0 ? "signer certificate" : "CA certificate at depth " + std::to_string(depth);
 }
 
-Result<bool> CheckChainProfile(STACK_OF(X509) * chain, int* failed_depth) {
+Status CheckChainProfile(STACK_OF(X509) * chain, int* failed_depth) {
   for (int depth = 0; depth < sk_X509_num(chain); ++depth) {
     X509* cert = sk_X509_value(chain, depth);
     *failed_depth = depth;
     std::string where = Where(depth);
     bool anchor = depth + 1 == sk_X509_num(chain);  // trusted by configuration
-    for (const Result<bool>& check :
+    for (const Status& check :
          {CheckExtensionsDecode(cert, where), CheckAuthorityKeyId(cert, where, anchor),
           CheckNameConstraints(cert, where, depth), CheckPolicyConstraints(cert, where)}) {
       if (!check) return check.error();
@@ -185,7 +185,7 @@ Result<bool> CheckChainProfile(STACK_OF(X509) * chain, int* failed_depth) {
     auto strength = CheckKeyStrength(key, KeyRole::kChain, where);
     if (!strength) return strength.error();
   }
-  return true;
+  return OkStatus();
 }
 
 int CountedIntermediates(STACK_OF(X509) * chain) {
@@ -194,7 +194,7 @@ int CountedIntermediates(STACK_OF(X509) * chain) {
   return n;
 }
 
-Result<bool> CheckEndEntityProfile(X509* leaf) {
+Status CheckEndEntityProfile(X509* leaf) {
   if (X509_get_version(leaf) != X509_VERSION_3) {
     return Error{Reason::kCertificateMalformed, "signer certificate is not X.509 v3"};
   }

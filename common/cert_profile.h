@@ -20,13 +20,13 @@ namespace dipgate {
 // octets, decodable extensions, not a CA, keyUsage with digitalSignature and
 // without certificate or CRL signing, no empty extendedKeyUsage, valid
 // subjectAltName names, a signing key the key policy allows.
-Result<bool> CheckEndEntityProfile(X509* leaf);
+Status CheckEndEntityProfile(X509* leaf);
 
 // Every certificate of a built chain (leaf first, trust anchor last):
 // extensions decode, authorityKeyIdentifier (4.2.1.1), nameConstraints
 // (4.2.1.10), policyConstraints (4.2.1.11), key strength. On failure
 // `*failed_depth` is the depth of the certificate at fault.
-Result<bool> CheckChainProfile(STACK_OF(X509) * chain, int* failed_depth);
+Status CheckChainProfile(STACK_OF(X509) * chain, int* failed_depth);
 
 // Intermediate CAs in `chain` that count towards a depth limit: self-issued
 // ones do not (RFC 5280 4.2.1.9).

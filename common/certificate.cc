@@ -75,22 +75,28 @@ std::string_view ToString(Environment env) {
     case Environment::kAny: return "any";
     case Environment::kProd: return "prod";
     case Environment::kNonProd: return "nonprod";
-    case Environment::kUnknown: return "unknown";
+    case Environment::kUnrecognised: return "unknown";
   }
   return "unknown";
 }
 
+Result<Environment> EnvironmentFromName(std::string_view name) {
+  if (name == "prod") return Environment::kProd;
+  if (name == "nonprod") return Environment::kNonProd;
+  if (name == "any") return Environment::kAny;
+  return Error{Reason::kInternalError,
+               "environment must be prod, nonprod or any, not '" + std::string(name) + "'"};
+}
+
 Environment ParseEnvironment(std::string_view text) {
-  if (text == "prod") return Environment::kProd;
-  if (text == "nonprod") return Environment::kNonProd;
-  if (text == "any") return Environment::kAny;
-  return Environment::kUnknown;
+  auto env = EnvironmentFromName(text);
+  return env ? *env : Environment::kUnrecognised;
 }
 
 Environment EnvironmentOfCommonName(std::string_view cn) {
   if (StartsWithNoCase(cn, "energydip-prod.")) return Environment::kProd;
   if (StartsWithNoCase(cn, "energydip-nonprod.")) return Environment::kNonProd;
-  return Environment::kUnknown;
+  return Environment::kUnrecognised;
 }
 
 Result<DecodedCertificate> DecodeCertificateHeader(std::string_view value) {
@@ -132,19 +138,27 @@ int64_t DaysToExpiry(UnixMillis not_after, UnixMillis now) {
   return (not_after - now) / 86400000;
 }
 
-UnixMillis Asn1TimeToMillis(const ASN1_TIME* t) {
+Result<UnixMillis> Asn1TimeToMillis(const ASN1_TIME* t) {
+  if (t == nullptr) return Error{Reason::kCertificateMalformed, "time is absent"};
   struct tm tm {};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+  if (ASN1_TIME_to_tm(t, &tm) != 1) {
     ERR_clear_error();
-    return 0;
+    return Error{Reason::kCertificateMalformed, "time does not decode"};
   }
   char buf[64];
   snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return ParseSignatureDate(buf).value_or(0);
+  auto millis = ParseSignatureDate(buf);
+  if (!millis) {
+    return Error{Reason::kCertificateMalformed, std::string("time ") + buf + " is out of range"};
+  }
+  return *millis;
 }
 
-CertificateInfo DescribeCertificate(X509* cert) {
+namespace {
+
+// Everything but the two times, which can fail to decode.
+CertificateInfo FactsOtherThanTimes(X509* cert) {
   CertificateInfo info;
   X509_NAME* subject = X509_get_subject_name(cert);
   info.subject = NameToString(subject);
@@ -156,8 +170,6 @@ CertificateInfo DescribeCertificate(X509* cert) {
   if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) info.fingerprint = Hex(md, md_len);
   const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
   if (serial != nullptr) info.serial = Hex(serial->data, serial->length);
-  info.not_before = Asn1TimeToMillis(X509_get0_notBefore(cert));
-  info.not_after = Asn1TimeToMillis(X509_get0_notAfter(cert));
   info.environment = EnvironmentOfCommonName(info.common_name);
   EVP_PKEY* key = X509_get0_pubkey(cert);
   if (key != nullptr) {
@@ -176,11 +188,37 @@ CertificateInfo DescribeCertificate(X509* cert) {
   return info;
 }
 
-Result<std::vector<X509Ptr>> LoadCertificates(const std::string& path) {
-  std::string data;
-  if (!ReadWholeFile(path, &data)) {
-    return Error{Reason::kInternalError, "cannot read certificate file " + path};
+}  // namespace
+
+Result<CertificateInfo> ReadCertificateInfo(X509* cert) {
+  auto not_before = Asn1TimeToMillis(X509_get0_notBefore(cert));
+  if (!not_before) {
+    return Error{Reason::kCertificateMalformed, "notBefore: " + not_before.error().detail};
   }
+  auto not_after = Asn1TimeToMillis(X509_get0_notAfter(cert));
+  if (!not_after) {
+    return Error{Reason::kCertificateMalformed, "notAfter: " + not_after.error().detail};
+  }
+  CertificateInfo info = FactsOtherThanTimes(cert);
+  info.not_before = *not_before;
+  info.not_after = *not_after;
+  return info;
+}
+
+CertificateInfo DescribeCertificate(X509* cert) {
+  CertificateInfo info = FactsOtherThanTimes(cert);
+  auto not_before = Asn1TimeToMillis(X509_get0_notBefore(cert));
+  auto not_after = Asn1TimeToMillis(X509_get0_notAfter(cert));
+  info.not_before = not_before ? *not_before : 0;
+  info.not_after = not_after ? *not_after : 0;
+  return info;
+}
+
+
+Result<std::vector<X509Ptr>> LoadCertificates(const std::string& path) {
+  auto read = ReadWholeFile(path);
+  if (!read) return Error{read.reason(), "certificate file: " + read.error().detail};
+  const std::string& data = *read;
   std::vector<X509Ptr> out;
   if (data.find("-----BEGIN") != std::string::npos) {
     BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));

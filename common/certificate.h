@@ -14,10 +14,28 @@
 
 namespace dipgate {
 
-// DIP environments, from the CN prefix (CoCo 6.1.2 Table 4).
-enum class Environment { kAny, kProd, kNonProd, kUnknown };
+// DIP environments, from the CN prefix (CoCo 6.1.2 Table 4). A relying
+// party is configured with kProd, kNonProd or kAny (either prefix); a
+// certificate has kProd, kNonProd or kUnrecognised. kUnrecognised is a real
+// state, not a failure: a CA certificate, or a signer whose CN carries
+// neither prefix (accepted only with kAny, and shown as "unknown").
+enum class Environment {
+  kAny,           // configuration: either prefix is accepted
+  kProd,          // CN starts with energydip-prod.
+  kNonProd,       // CN starts with energydip-nonprod.
+  kUnrecognised,  // CN starts with neither; never a valid configuration
+};
+// "any", "prod", "nonprod", or "unknown" for kUnrecognised (the word
+// $dip_signer_environment and dipctl show).
 std::string_view ToString(Environment env);
-// "prod", "nonprod", "any" -> value; nullopt-like kUnknown otherwise.
+
+// A configured environment name: "prod", "nonprod" or "any". Anything else
+// is kInternalError naming the text.
+Result<Environment> EnvironmentFromName(std::string_view name);
+
+// The old form, which returns kUnrecognised for a name it does not know (the
+// trust store refuses that, so it still fails closed): for kafka_bridge/ and
+// transport/ until they switch to EnvironmentFromName. Do not use elsewhere.
 Environment ParseEnvironment(std::string_view text);
 
 struct CertificateInfo {
@@ -29,7 +47,7 @@ struct CertificateInfo {
   std::string serial;            // hex
   UnixMillis not_before = 0;
   UnixMillis not_after = 0;
-  Environment environment = Environment::kUnknown;  // from the CN prefix
+  Environment environment = Environment::kUnrecognised;  // from the CN prefix
   std::string key_description;   // "RSA-2048", "ECDSA P-256"
 };
 
@@ -47,10 +65,16 @@ Result<DecodedCertificate> DecodeCertificateHeader(std::string_view header_value
 // The header value dipgate emits: base64 of the DER (the CoCo reference).
 std::string EncodeCertificateHeader(X509* cert);
 
+// The facts a relying party reads off a certificate. kCertificateMalformed
+// when notBefore or notAfter cannot be decoded (no 0 stands in for a time).
+Result<CertificateInfo> ReadCertificateInfo(X509* cert);
+
+// The old form, with 0 for a time that does not decode: for kafka_bridge/
+// until it switches to ReadCertificateInfo. Do not use elsewhere.
 CertificateInfo DescribeCertificate(X509* cert);
 
 // Environment from a CN: "energydip-prod.x" -> kProd, "energydip-nonprod.x"
-// -> kNonProd, otherwise kUnknown. Case-insensitive.
+// -> kNonProd, otherwise kUnrecognised. Case-insensitive.
 Environment EnvironmentOfCommonName(std::string_view cn);
 
 // Reads every certificate in a PEM or DER file.
@@ -59,7 +83,9 @@ Result<std::vector<X509Ptr>> LoadCertificates(const std::string& path);
 // A name in RFC 2253 form, e.g. "CN=energydip-prod.mp.co.uk,O=MP Ltd,C=GB".
 std::string NameToString(X509_NAME* name);
 
-UnixMillis Asn1TimeToMillis(const ASN1_TIME* t);
+// A certificate or CRL time. kCertificateMalformed when it is absent or not
+// a valid UTCTime/GeneralizedTime; callers add which field of what.
+Result<UnixMillis> Asn1TimeToMillis(const ASN1_TIME* t);
 
 // Whole days from `now` until `not_after`, truncated (negative once past).
 int64_t DaysToExpiry(UnixMillis not_after, UnixMillis now);

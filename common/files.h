@@ -4,13 +4,22 @@
 
 #include <string>
 
+#include "common/result.h"
+
 namespace dipgate {
 
-// The whole file; false when it cannot be opened or read.
-bool ReadWholeFile(const std::string& path, std::string* out);
+// The whole file. On failure kInternalError, the detail naming the file and
+// the system's reason: "cannot read /etc/dip/ca.pem: No such file or
+// directory".
+Result<std::string> ReadWholeFile(const std::string& path);
 
 // The file's first line without its line ending (passphrase and API key
-// files); false when the file cannot be read.
+// files); fails as ReadWholeFile does.
+Result<std::string> ReadFirstLine(const std::string& path);
+
+// The old bool forms, which do not say why: for kafka_bridge/ and
+// transport/ until they switch. Do not use elsewhere.
+bool ReadWholeFile(const std::string& path, std::string* out);
 bool ReadFirstLine(const std::string& path, std::string* out);
 
 }  // namespace dipgate

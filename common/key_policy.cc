@@ -27,7 +27,7 @@ std::string EcCurveName(EVP_PKEY* key) {
   return group;
 }
 
-Result<bool> CheckKeyStrength(EVP_PKEY* key, KeyRole role, const std::string& where) {
+Status CheckKeyStrength(EVP_PKEY* key, KeyRole role, const std::string& where) {
   const KeyPolicy& p = DipKeyPolicy();
   if (key == nullptr) return Error{Reason::kInternalError, where + ": no key"};
   if (EVP_PKEY_is_a(key, "RSA")) {
@@ -37,7 +37,7 @@ Result<bool> CheckKeyStrength(EVP_PKEY* key, KeyRole role, const std::string& wh
                                          std::to_string(p.min_rsa_bits) +
                                          " or more in whole octets, CoCo 6.2)"};
     }
-    return true;
+    return OkStatus();
   }
   if (EVP_PKEY_is_a(key, "EC")) {
     std::string curve = EcCurveName(key);
@@ -47,7 +47,7 @@ Result<bool> CheckKeyStrength(EVP_PKEY* key, KeyRole role, const std::string& wh
                    where + ": EC key on curve '" + curve + "'" +
                        (role == KeyRole::kSigning ? ", not P-256 (CoCo 8.6)" : "")};
     }
-    return true;
+    return OkStatus();
   }
   return Error{Reason::kWeakKey, where + ": unsupported key type " + EVP_PKEY_get0_type_name(key)};
 }

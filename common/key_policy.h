@@ -31,7 +31,7 @@ enum class KeyRole {
 // weak_key, naming `where` and why, for a key the policy does not allow in
 // `role` (RSA too short or not whole octets, an EC curve not listed, any
 // other key type).
-Result<bool> CheckKeyStrength(EVP_PKEY* key, KeyRole role, const std::string& where);
+Status CheckKeyStrength(EVP_PKEY* key, KeyRole role, const std::string& where);
 
 // The EC group name of `key` ("prime256v1"), or "" when it has none.
 std::string EcCurveName(EVP_PKEY* key);

@@ -104,8 +104,7 @@ Result<X509Ptr> MakeCert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issu
   return cert;
 }
 
-Result<bool> WriteFile(const std::string& path, const std::function<int(BIO*)>& write,
-                       bool secret) {
+Status WriteFile(const std::string& path, const std::function<int(BIO*)>& write, bool secret) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, secret ? 0600 : 0644);
   if (fd < 0) return Error{Reason::kInternalError, "cannot write " + path};
   if (secret) fchmod(fd, 0600);
@@ -114,7 +113,7 @@ Result<bool> WriteFile(const std::string& path, const std::function<int(BIO*)>& 
   if (!bio || write(bio.get()) <= 0) {
     return Error{Reason::kInternalError, "writing " + path + ": " + TakeOpensslError()};
   }
-  return true;
+  return OkStatus();
 }
 
 Result<X509CrlPtr> MakeCrl(X509* issuer, EVP_PKEY* issuer_key, const std::vector<X509*>& revoked,
@@ -162,7 +161,7 @@ Result<std::vector<std::string>> CreateTestPki(const PkiOptions& o) {
   }
   std::vector<std::string> written;
   auto path = [&](const std::string& name) { return o.directory + "/" + name; };
-  auto write_cert = [&](const std::string& name, const std::vector<X509*>& certs) -> Result<bool> {
+  auto write_cert = [&](const std::string& name, const std::vector<X509*>& certs) -> Status {
     auto r = WriteFile(path(name), [&](BIO* b) {
       for (X509* c : certs) if (PEM_write_bio_X509(b, c) != 1) return 0;
       return 1;
@@ -170,7 +169,7 @@ Result<std::vector<std::string>> CreateTestPki(const PkiOptions& o) {
     if (r) written.push_back(path(name));
     return r;
   };
-  auto write_key = [&](const std::string& name, EVP_PKEY* key) -> Result<bool> {
+  auto write_key = [&](const std::string& name, EVP_PKEY* key) -> Status {
     auto r = WriteFile(path(name), [&](BIO* b) {
       return PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
     }, true);
@@ -317,8 +316,8 @@ Result<std::vector<std::string>> CreateTestPki(const PkiOptions& o) {
   return written;
 }
 
-Result<bool> CreateCsr(const CsrOptions& o) {
-  if (EnvironmentOfCommonName(o.common_name) == Environment::kUnknown) {
+Status CreateCsr(const CsrOptions& o) {
+  if (EnvironmentOfCommonName(o.common_name) == Environment::kUnrecognised) {
     return Error{Reason::kInternalError,
                  "common name '" + o.common_name +
                      "' must start with energydip-prod. or energydip-nonprod. (CoCo Table 4)"};

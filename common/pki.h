@@ -45,7 +45,7 @@ struct CsrOptions {
 // A new key and a PKCS#10 request with the subject fields of CoCo Table 4.
 // Refuses a CN without the energydip-prod./energydip-nonprod. prefix and a
 // country that is not two letters.
-Result<bool> CreateCsr(const CsrOptions& options);
+Status CreateCsr(const CsrOptions& options);
 
 }  // namespace dipgate
 

@@ -41,15 +41,15 @@ Result<PkeyCtxPtr> PrepareCtx(EVP_PKEY* key, KeyType type, const EVP_MD* md, boo
 
 }  // namespace
 
-bool DigestWith(EVP_MD_CTX* ctx, const EVP_MD* md, std::string_view message, unsigned char* out,
-                unsigned int* out_len) {
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx, md, nullptr) != 1 ||
+Status DigestWith(EVP_MD_CTX* ctx, const EVP_MD* md, std::string_view message,
+                  unsigned char* out, unsigned int* out_len) {
+  if (ctx == nullptr) return Error{Reason::kInternalError, "digest: no context (out of memory)"};
+  if (EVP_DigestInit_ex(ctx, md, nullptr) != 1 ||
       EVP_DigestUpdate(ctx, message.data(), message.size()) != 1 ||
       EVP_DigestFinal_ex(ctx, out, out_len) != 1) {
-    ERR_clear_error();
-    return false;
+    return Error{Reason::kInternalError, "digest: " + TakeOpensslError()};
   }
-  return true;
+  return OkStatus();
 }
 
 Result<KeyType> ClassifyKey(EVP_PKEY* key) {
@@ -96,8 +96,8 @@ bool SignatureVerifier::Verify(std::string_view message, std::string_view signat
   bool p1363_first = encoding == EcdsaEncoding::kP1363 ||
                      (encoding == EcdsaEncoding::kAny && signature.size() == 2 * kP256FieldBytes);
   if (p1363_first) {
-    std::string der = EcdsaP1363ToDer(signature);
-    if (!der.empty() && VerifyDigest(digest, digest_len, der)) return true;
+    auto der = EcdsaP1363ToDer(signature);
+    if (der && VerifyDigest(digest, digest_len, *der)) return true;
     if (encoding == EcdsaEncoding::kP1363) return false;
   }
   // OpenSSL's ECDSA verify insists on canonical DER (it re-encodes and
@@ -126,8 +126,8 @@ Result<SignatureSigner> SignatureSigner::Create(EVP_PKEY* key, const char* md_na
 Result<std::string> SignatureSigner::Sign(std::string_view message) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
-  if (!DigestWith(md_ctx_.get(), md_, message, digest, &digest_len)) {
-    return Error{Reason::kInternalError, "digest failed"};
+  if (auto hashed = DigestWith(md_ctx_.get(), md_, message, digest, &digest_len); !hashed) {
+    return hashed.error();
   }
   std::string sig(max_sig_len_, '\0');
   size_t len = sig.size();
@@ -149,8 +149,12 @@ Result<SignatureSigner> SignatureSigner::Clone() const {
   return s;
 }
 
-std::string EcdsaP1363ToDer(std::string_view p1363) {
-  if (p1363.size() != 2 * kP256FieldBytes) return {};
+Result<std::string> EcdsaP1363ToDer(std::string_view p1363) {
+  if (p1363.size() != 2 * kP256FieldBytes) {
+    return Error{Reason::kSignatureMismatch, "P1363 ECDSA signature of " +
+                                                 std::to_string(p1363.size()) +
+                                                 " bytes (P-256 r||s is 64)"};
+  }
   const auto* p = reinterpret_cast<const unsigned char*>(p1363.data());
   OsslPtr<ECDSA_SIG, ECDSA_SIG_free> sig(ECDSA_SIG_new());
   BIGNUM* r = BN_bin2bn(p, kP256FieldBytes, nullptr);
@@ -158,33 +162,29 @@ std::string EcdsaP1363ToDer(std::string_view p1363) {
   if (!sig || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
     BN_free(r);
     BN_free(s);
-    ERR_clear_error();
-    return {};
+    return Error{Reason::kInternalError, "ECDSA_SIG_set0: " + TakeOpensslError()};
   }
   unsigned char* der = nullptr;
   int len = i2d_ECDSA_SIG(sig.get(), &der);
-  if (len <= 0) {
-    ERR_clear_error();
-    return {};
-  }
+  if (len <= 0) return Error{Reason::kInternalError, "i2d_ECDSA_SIG: " + TakeOpensslError()};
   std::string out(reinterpret_cast<char*>(der), len);
   OPENSSL_free(der);
   return out;
 }
 
-std::string EcdsaDerToP1363(std::string_view der) {
+Result<std::string> EcdsaDerToP1363(std::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   OsslPtr<ECDSA_SIG, ECDSA_SIG_free> sig(d2i_ECDSA_SIG(nullptr, &p, der.size()));
   if (!sig) {
     ERR_clear_error();
-    return {};
+    return Error{Reason::kSignatureMismatch, "ECDSA signature is not DER"};
   }
   std::string out(2 * kP256FieldBytes, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), o, kP256FieldBytes) < 0 ||
       BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), o + kP256FieldBytes, kP256FieldBytes) < 0) {
     ERR_clear_error();
-    return {};
+    return Error{Reason::kSignatureMismatch, "ECDSA r or s longer than 32 bytes (not P-256)"};
   }
   return out;
 }

@@ -70,13 +70,14 @@ class SignatureSigner {
 };
 
 // Hashes `message` with `md` into `out` (EVP_MAX_MD_SIZE bytes), reusing
-// `ctx`. False on failure (the error queue is cleared).
-bool DigestWith(EVP_MD_CTX* ctx, const EVP_MD* md, std::string_view message, unsigned char* out,
-                unsigned int* out_len);
+// `ctx`. kInternalError on failure (the error queue is cleared).
+Status DigestWith(EVP_MD_CTX* ctx, const EVP_MD* md, std::string_view message,
+                  unsigned char* out, unsigned int* out_len);
 
-// r||s (64 bytes) <-> DER, for P-256. nullopt-like empty string on bad input.
-std::string EcdsaP1363ToDer(std::string_view p1363);
-std::string EcdsaDerToP1363(std::string_view der);
+// r||s (64 bytes) <-> DER, for P-256. Input that is not a P-256 signature
+// in the given form is kSignatureMismatch with a detail saying what is wrong.
+Result<std::string> EcdsaP1363ToDer(std::string_view p1363);
+Result<std::string> EcdsaDerToP1363(std::string_view der);
 
 }  // namespace dipgate
 

@@ -161,9 +161,13 @@ TEST(Signature, EcdsaEncodingsConvertBothWays) {
   ASSERT_TRUE(signer.ok());
   auto der = signer->Sign("message");
   ASSERT_TRUE(der.ok());
-  std::string p1363 = EcdsaDerToP1363(*der);
+  auto converted = EcdsaDerToP1363(*der);
+  ASSERT_TRUE(converted.ok()) << converted.error().detail;
+  std::string p1363 = *converted;
   ASSERT_EQ(p1363.size(), 64u);
-  EXPECT_EQ(EcdsaP1363ToDer(p1363), *der);
+  auto back = EcdsaP1363ToDer(p1363);
+  ASSERT_TRUE(back.ok()) << back.error().detail;
+  EXPECT_EQ(*back, *der);
   auto verifier = SignatureVerifier::Create(key.get());
   ASSERT_TRUE(verifier.ok());
   EXPECT_TRUE(verifier->Verify("message", *der));
@@ -171,6 +175,37 @@ TEST(Signature, EcdsaEncodingsConvertBothWays) {
   EXPECT_FALSE(verifier->Verify("message", p1363, EcdsaEncoding::kDer));
   EXPECT_FALSE(verifier->Verify("message", *der, EcdsaEncoding::kP1363));
   EXPECT_FALSE(verifier->Verify("messagE", p1363));
+}
+
+TEST(Signature, EcdsaConversionsSayWhatIsWrong) {
+  for (size_t len : {0u, 1u, 63u, 65u, 72u}) {
+    auto der = EcdsaP1363ToDer(std::string(len, '\x01'));
+    ASSERT_FALSE(der.ok()) << len;
+    EXPECT_EQ(der.reason(), Reason::kSignatureMismatch);
+    EXPECT_EQ(der.error().detail,
+              "P1363 ECDSA signature of " + std::to_string(len) + " bytes (P-256 r||s is 64)");
+  }
+  auto not_der = EcdsaDerToP1363(std::string(64, '\x01'));
+  ASSERT_FALSE(not_der.ok());
+  EXPECT_EQ(not_der.reason(), Reason::kSignatureMismatch);
+  EXPECT_EQ(not_der.error().detail, "ECDSA signature is not DER");
+  EXPECT_FALSE(EcdsaDerToP1363("").ok());
+
+  // A P-384 signature is DER, but its r and s do not fit P-256's 32 bytes
+  // (both would need their top 128 bits zero).
+  PkeyPtr p384(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"));
+  MdCtxPtr md(EVP_MD_CTX_new());
+  const auto* msg = reinterpret_cast<const unsigned char*>("m");
+  size_t len = 0;
+  ASSERT_EQ(EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, p384.get()), 1);
+  ASSERT_EQ(EVP_DigestSign(md.get(), nullptr, &len, msg, 1), 1);
+  std::string sig(len, '\0');
+  ASSERT_EQ(EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, msg, 1), 1);
+  sig.resize(len);
+  auto wide = EcdsaDerToP1363(sig);
+  ASSERT_FALSE(wide.ok());
+  EXPECT_EQ(wide.reason(), Reason::kSignatureMismatch);
+  EXPECT_EQ(wide.error().detail, "ECDSA r or s longer than 32 bytes (not P-256)");
 }
 
 TEST(Signature, CloneSignsIndependently) {

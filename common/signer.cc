@@ -27,12 +27,10 @@ void CheckPermissions(const std::string& path, std::vector<std::string>* warning
 // The passphrase is the file's first line, without its line ending.
 Result<std::string> ReadPassphrase(const std::string& path, std::vector<std::string>* warnings) {
   if (path.empty()) return std::string();
-  std::string data;
-  if (!ReadFirstLine(path, &data)) {
-    return Error{Reason::kInternalError, "cannot read passphrase file " + path};
-  }
+  auto line = ReadFirstLine(path);
+  if (!line) return Error{line.reason(), "passphrase file: " + line.error().detail};
   CheckPermissions(path, warnings);
-  return data;
+  return line;
 }
 
 int PassphraseCallback(char* buf, int size, int /*rwflag*/, void* u) {
@@ -43,8 +41,9 @@ int PassphraseCallback(char* buf, int size, int /*rwflag*/, void* u) {
 }
 
 Result<PkeyPtr> LoadKey(const std::string& path, const std::string& pass) {
-  std::string data;
-  if (!ReadWholeFile(path, &data)) return Error{Reason::kInternalError, "cannot read key file " + path};
+  auto read = ReadWholeFile(path);
+  if (!read) return Error{read.reason(), "key file: " + read.error().detail};
+  std::string& data = *read;
   BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, PassphraseCallback,
                                       const_cast<std::string*>(&pass)));
@@ -74,10 +73,9 @@ Result<std::shared_ptr<const SigningIdentity>> LoadIdentity(const KeySource& src
   if (!pass) return pass.error();
 
   if (!src.pkcs12_file.empty()) {
-    std::string data;
-    if (!ReadWholeFile(src.pkcs12_file, &data)) {
-      return Error{Reason::kInternalError, "cannot read PKCS#12 file " + src.pkcs12_file};
-    }
+    auto read = ReadWholeFile(src.pkcs12_file);
+    if (!read) return Error{read.reason(), "PKCS#12 file: " + read.error().detail};
+    std::string& data = *read;
     CheckPermissions(src.pkcs12_file, &id->warnings);
     const auto* p = reinterpret_cast<const unsigned char*>(data.data());
     Pkcs12Ptr p12(d2i_PKCS12(nullptr, &p, static_cast<long>(data.size())));
@@ -119,7 +117,11 @@ Result<std::shared_ptr<const SigningIdentity>> LoadIdentity(const KeySource& src
                  "identity '" + src.name + "': the private key does not match the certificate"};
   }
   id->certificate_header = EncodeCertificateHeader(id->certificate.get());
-  id->info = DescribeCertificate(id->certificate.get());
+  auto info = ReadCertificateInfo(id->certificate.get());
+  if (!info) {
+    return Error{info.reason(), "identity '" + src.name + "': certificate " + info.error().detail};
+  }
+  id->info = std::move(*info);
   return std::shared_ptr<const SigningIdentity>(std::move(id));
 }
 
@@ -159,13 +161,13 @@ Result<DipHeaders> RequestSigner::SignHashed(std::string_view method,
   return h;
 }
 
-Result<bool> IdentitySet::Add(std::shared_ptr<const SigningIdentity> identity) {
+Status IdentitySet::Add(std::shared_ptr<const SigningIdentity> identity) {
   if (identity->name.empty()) return Error{Reason::kInternalError, "identity without a name"};
   if (by_name_.count(identity->name) != 0) {
     return Error{Reason::kInternalError, "identity '" + identity->name + "' defined twice"};
   }
   by_name_.emplace(identity->name, std::move(identity));
-  return true;
+  return OkStatus();
 }
 
 std::shared_ptr<const SigningIdentity> IdentitySet::Find(std::string_view name) const {

@@ -67,7 +67,7 @@ class RequestSigner {
 // Named identities; a name appears once.
 class IdentitySet {
  public:
-  Result<bool> Add(std::shared_ptr<const SigningIdentity> identity);
+  Status Add(std::shared_ptr<const SigningIdentity> identity);
   std::shared_ptr<const SigningIdentity> Find(std::string_view name) const;
   size_t size() const { return by_name_.size(); }
   std::vector<std::string> names() const;

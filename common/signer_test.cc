@@ -85,7 +85,13 @@ TEST(Signer, RefusesMismatchedKeyAndMissingFiles) {
   s.key_file = "/nonexistent.key";
   id = LoadIdentity(s);
   ASSERT_FALSE(id.ok());
-  EXPECT_NE(id.error().detail.find("/nonexistent.key"), std::string::npos);
+  EXPECT_EQ(id.error().detail, "key file: cannot read /nonexistent.key: No such file or directory");
+  s.key_file = PkiFile("signer-rsa.key");
+  s.passphrase_file = "/nonexistent.pass";
+  id = LoadIdentity(s);
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.error().detail,
+            "passphrase file: cannot read /nonexistent.pass: No such file or directory");
   KeySource empty{"none", "", "", "", ""};
   EXPECT_FALSE(LoadIdentity(empty).ok());
 }

@@ -23,8 +23,9 @@ struct TrustStore::State {
 namespace {
 
 Result<std::vector<X509CrlPtr>> LoadCrls(const std::string& path) {
-  std::string data;
-  if (!ReadWholeFile(path, &data)) return Error{Reason::kInternalError, "cannot read CRL file " + path};
+  auto read = ReadWholeFile(path);
+  if (!read) return Error{read.reason(), "CRL file: " + read.error().detail};
+  const std::string& data = *read;
   std::vector<X509CrlPtr> out;
   if (data.find("-----BEGIN") != std::string::npos) {
     BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
@@ -83,8 +84,14 @@ Result<std::shared_ptr<TrustStore::State>> LoadState(const TrustOptions& o, uint
       if (X509_STORE_add_crl(state->store.get(), c.get()) != 1) ERR_clear_error();
       const ASN1_TIME* next = X509_CRL_get0_nextUpdate(c.get());
       if (next != nullptr) {
+        auto next_update = Asn1TimeToMillis(next);
+        if (!next_update) {
+          return Error{Reason::kInternalError, "CRL in " + path + " (issuer " +
+                                                   NameToString(X509_CRL_get_issuer(c.get())) +
+                                                   "): nextUpdate " + next_update.error().detail};
+        }
         state->earliest_crl_next_update =
-            std::min(state->earliest_crl_next_update, Asn1TimeToMillis(next));
+            std::min(state->earliest_crl_next_update, *next_update);
       }
     }
     struct timespec ts {};
@@ -145,6 +152,9 @@ Error MapVerifyError(int err, int depth) {
     case X509_V_ERR_EE_KEY_TOO_SMALL:
     case X509_V_ERR_CA_MD_TOO_WEAK:
       return {Reason::kWeakKey, text};
+    case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+    case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+      return {Reason::kCertificateMalformed, text};
     case X509_V_ERR_OUT_OF_MEM:
       return {Reason::kInternalError, text};
     default:
@@ -182,7 +192,8 @@ Result<std::shared_ptr<TrustStore>> TrustStore::Create(TrustOptions options) {
                  "no CRL file configured; revocation checking fails closed (turn it off "
                  "explicitly to run without CRLs)"};
   }
-  if (options.environment == Environment::kUnknown) {
+  if (options.environment != Environment::kAny && options.environment != Environment::kProd &&
+      options.environment != Environment::kNonProd) {
     return Error{Reason::kInternalError, "environment must be prod, nonprod or any"};
   }
   auto state = LoadState(options, 1);
@@ -290,13 +301,20 @@ Result<ValidatedCertificate> TrustStore::Validate(X509* leaf, STACK_OF(X509) * e
     }
   }
 
+  // OpenSSL has checked the times; one it could read but we cannot is still
+  // refused (fails closed), naming the certificate and the field.
   ValidatedCertificate out;
-  out.info = DescribeCertificate(leaf);
+  auto info = ReadCertificateInfo(leaf);
+  if (!info) return Error{info.reason(), Where(0) + ": " + info.error().detail};
+  out.info = std::move(*info);
   out.generation = st->generation;
   out.valid_until = out.info.not_after;
   for (int i = 0; i < sk_X509_num(chain); ++i) {
-    out.valid_until =
-        std::min(out.valid_until, Asn1TimeToMillis(X509_get0_notAfter(sk_X509_value(chain, i))));
+    auto not_after = Asn1TimeToMillis(X509_get0_notAfter(sk_X509_value(chain, i)));
+    if (!not_after) {
+      return Error{not_after.reason(), Where(i) + ": notAfter " + not_after.error().detail};
+    }
+    out.valid_until = std::min(out.valid_until, *not_after);
   }
   if (options_.revocation == Revocation::kRequireCrl && !options_.allow_expired_crl) {
     out.valid_until = std::min(out.valid_until, st->earliest_crl_next_update);

@@ -1,6 +1,8 @@
 #include "common/trust_store.h"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <unistd.h>
 
 #include <thread>
@@ -48,7 +50,23 @@ TEST(TrustStore, FailsClosedOnMissingConfiguration) {
   missing.ca_files = {"/nonexistent/ca.pem"};
   t = TrustStore::Create(missing);
   ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.error().detail.find("/nonexistent/ca.pem"), std::string::npos);
+  EXPECT_NE(t.error().detail.find("cannot read /nonexistent/ca.pem: No such file or directory"),
+            std::string::npos)
+      << t.error().detail;
+  TrustOptions missing_crl = Options();
+  missing_crl.crl_files = {"/nonexistent/ca.crl"};
+  t = TrustStore::Create(missing_crl);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().detail.find("CRL file: cannot read /nonexistent/ca.crl: No such file or "
+                                  "directory"),
+            std::string::npos)
+      << t.error().detail;
+
+  TrustOptions unrecognised = Options();  // a certificate's state, not a configuration
+  unrecognised.environment = Environment::kUnrecognised;
+  t = TrustStore::Create(unrecognised);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().detail, "environment must be prod, nonprod or any");
 
   TrustOptions bad_crl = Options();
   bad_crl.crl_files = {PkiFile("signer-rsa.pem")};
@@ -62,11 +80,32 @@ TEST(TrustStore, NotAfterIsInclusive) {
   auto trust = TrustStore::Create(o);
   ASSERT_TRUE(trust.ok());
   X509Ptr leaf = Cert("signer-rsa");
-  UnixMillis not_after = DescribeCertificate(leaf.get()).not_after;
+  UnixMillis not_after = ReadCertificateInfo(leaf.get())->not_after;
   EXPECT_TRUE((*trust)->Validate(leaf.get(), nullptr, not_after).ok());
   auto after = (*trust)->Validate(leaf.get(), nullptr, not_after + 1000);
   ASSERT_FALSE(after.ok());
   EXPECT_EQ(after.error().reason, Reason::kCertificateExpired);
+}
+
+// A signer certificate, properly signed by the issuing CA, whose notAfter is
+// not a time: refused as malformed, whichever check meets it first.
+TEST(TrustStore, ACertificateTimeThatDoesNotDecodeIsRefused) {
+  auto trust = TrustStore::Create(Options());
+  ASSERT_TRUE(trust.ok()) << trust.error().detail;
+  BioPtr key_bio(BIO_new_file(PkiFile("issuing-ca.key").c_str(), "r"));
+  PkeyPtr ca_key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  ASSERT_TRUE(ca_key);
+  X509Ptr leaf(X509_dup(Cert("signer-rsa").get()));
+  OsslPtr<ASN1_TIME, ASN1_TIME_free> garbage(ASN1_STRING_type_new(V_ASN1_UTCTIME));
+  ASN1_STRING_set(garbage.get(), "not a time", 10);
+  ASSERT_EQ(X509_set1_notAfter(leaf.get(), garbage.get()), 1);
+  ASSERT_GT(X509_sign(leaf.get(), ca_key.get(), EVP_sha256()), 0);
+  auto v = (*trust)->Validate(leaf.get(), nullptr, PkiNow());
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.reason(), Reason::kCertificateMalformed) << v.error().detail;
+  EXPECT_NE(v.error().detail.find("signer certificate"), std::string::npos) << v.error().detail;
+  EXPECT_NE(v.error().detail.find("notAfter"), std::string::npos) << v.error().detail;
+  EXPECT_EQ(ERR_peek_error(), 0u);
 }
 
 // RFC 5280 5.2.3: a CRL without a CRL number is not used; loading says so.

@@ -36,8 +36,8 @@ SignedRequest RequestOf(std::string_view method, std::string_view destination,
 Verifier::Verifier(std::shared_ptr<TrustStore> trust, VerifyPolicy policy)
     : trust_(std::move(trust)), policy_(std::move(policy)) {}
 
-Verifier::CachedCert* Verifier::Certificate(std::string_view value, UnixMillis now,
-                                            Verdict* verdict) {
+Verifier::CachedCert* Verifier::CachedOrValidatedCertificate(std::string_view value, UnixMillis now,
+                                                           Verdict* verdict) {
   auto it = by_key_.find(value);
   if (it != by_key_.end()) {
     CachedCert& c = *it->second;
@@ -58,8 +58,9 @@ Verifier::CachedCert* Verifier::Certificate(std::string_view value, UnixMillis n
   auto validated = trust_->Validate(decoded->leaf.get(), decoded->extra.get(), now);
   if (!validated) {
     *verdict = Reject(validated.reason(), kCertificateHeader, validated.error().detail);
-    verdict->signer = std::make_shared<const CertificateInfo>(
-        DescribeCertificate(decoded->leaf.get()));
+    if (auto info = ReadCertificateInfo(decoded->leaf.get())) {
+      verdict->signer = std::make_shared<const CertificateInfo>(std::move(*info));
+    }
     return nullptr;
   }
   auto verifier = SignatureVerifier::Create(X509_get0_pubkey(decoded->leaf.get()));
@@ -170,7 +171,7 @@ Verdict Verifier::Verify(const SignedRequest& r, UnixMillis now) {
 
   // 5. The certificate is trusted and valid (cached after the first time).
   Verdict verdict;
-  CachedCert* cert = Certificate(r.certificate, now, &verdict);
+  CachedCert* cert = CachedOrValidatedCertificate(r.certificate, now, &verdict);
   if (cert == nullptr) {
     verdict.signature_date = *date;
     return verdict;

@@ -108,9 +108,12 @@ class Verifier {
     UnixMillis valid_until = 0;
   };
 
-  // The cached, validated certificate for a header value, validating it on
-  // a miss. Sets `verdict` on failure.
-  CachedCert* Certificate(std::string_view header_value, UnixMillis now, Verdict* verdict);
+  // The header's certificate validated against the trust store: from the
+  // cache while its validation holds (same trust generation, within
+  // validity), otherwise decoded, validated and cached. nullptr with
+  // `verdict` set when it does not validate.
+  CachedCert* CachedOrValidatedCertificate(std::string_view header_value, UnixMillis now,
+                                           Verdict* verdict);
   bool Allowed(const CertificateInfo& info) const;
   void ExpireReplayEntries(UnixMillis now);
   // Records the signature; true when it was already recorded.

@@ -46,7 +46,9 @@ TEST_F(VerifierTest, AcceptsRsaAndReportsSigner) {
 TEST_F(VerifierTest, AcceptsEcdsaDerAndP1363) {
   SignedMessage m = SignWith("signer-ec", "POST", kUrl, kBody, PkiNow());
   EXPECT_TRUE(Check(m).ok());
-  std::string p1363 = EcdsaDerToP1363(*Base64Decode(m.headers.signature));
+  auto converted = EcdsaDerToP1363(*Base64Decode(m.headers.signature));
+  ASSERT_TRUE(converted.ok()) << converted.error().detail;
+  std::string p1363 = *converted;
   ASSERT_EQ(p1363.size(), 64u);
   m.headers.signature = Base64Encode(p1363);
   Verdict v = Check(m);
@@ -356,7 +358,9 @@ TEST_F(VerifierTest, EveryBitFlipAndTruncationOfRsaSignatureIsRejected) {
 TEST_F(VerifierTest, EveryBitFlipAndTruncationOfEcdsaSignatureIsRejected) {
   SignedMessage m = SignWith("signer-ec", "POST", kUrl, kBody, PkiNow());
   SweepSignature(v_, m);
-  m.headers.signature = Base64Encode(EcdsaDerToP1363(*Base64Decode(m.headers.signature)));
+  auto p1363 = EcdsaDerToP1363(*Base64Decode(m.headers.signature));
+  ASSERT_TRUE(p1363.ok()) << p1363.error().detail;
+  m.headers.signature = Base64Encode(*p1363);
   SweepSignature(v_, m);
 }
 

@@ -43,14 +43,22 @@ struct MainConf {
   std::map<std::string, std::shared_ptr<const dip::SchemaSet>>* schema_sets;
 };
 
-struct LocConf {
-  // verify
-  ngx_flag_t verify;
+// The directives that decide a location's trust store, kept together so that
+// MergeLocConf can tell "same trust as the parent" by comparing the struct
+// as a whole (SameTrust, byte for byte): a field added here is part of that
+// comparison without anyone having to list it.
+struct TrustConf {
   ngx_array_t* trusted_certificates;  // ngx_str_t paths
   ngx_array_t* crls;
   ngx_flag_t revocation;
   ngx_flag_t allow_expired_crl;
   ngx_uint_t environment;  // dipgate::Environment
+};
+
+struct LocConf {
+  // verify
+  ngx_flag_t verify;
+  TrustConf trust_conf;  // what `trust` is built from
   ngx_http_complex_value_t* verify_destination;
   ngx_msec_t window;
   ngx_flag_t replay;

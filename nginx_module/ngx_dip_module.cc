@@ -1,12 +1,18 @@
-// The dipgate nginx module: directives, configuration, phase handlers and
-// the request body filter. DIP logic lives in common/; this is glue.
+// The dipgate nginx module's definition: the directive table, the module
+// context, creating and merging the configurations (the trust store and the
+// signing identities are loaded here, at `nginx -t` time), registering the
+// access-phase handlers (defined in ngx_dip_verify.cc and ngx_dip_sign.cc),
+// the request body filter that hashes the body as it streams, and the
+// helpers the other files share. DIP logic lives in common/; this is glue.
 //
 // File order follows nginx's own modules: types and declarations, the
 // directive table, the module context and definition, then handlers and
 // configuration functions. Only ngx_http_dip_module is exported.
 #include "nginx_module/ngx_dip.h"
 
+#include <algorithm>
 #include <new>
+#include <type_traits>
 
 namespace dipgate::nginx {
 namespace {
@@ -51,15 +57,15 @@ ngx_command_t kCommands[] = {
     {ngx_string("dip_verify"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot, DIP_LOC(verify),
      nullptr},
     {ngx_string("dip_verify_trusted_certificate"), kLoc | NGX_CONF_TAKE1,
-     ngx_conf_set_str_array_slot, DIP_LOC(trusted_certificates), nullptr},
+     ngx_conf_set_str_array_slot, DIP_LOC(trust_conf.trusted_certificates), nullptr},
     {ngx_string("dip_verify_crl"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_str_array_slot,
-     DIP_LOC(crls), nullptr},
+     DIP_LOC(trust_conf.crls), nullptr},
     {ngx_string("dip_verify_revocation"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
-     DIP_LOC(revocation), nullptr},
+     DIP_LOC(trust_conf.revocation), nullptr},
     {ngx_string("dip_verify_allow_expired_crl"), kLoc | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
-     DIP_LOC(allow_expired_crl), nullptr},
+     DIP_LOC(trust_conf.allow_expired_crl), nullptr},
     {ngx_string("dip_verify_environment"), kLoc | NGX_CONF_TAKE1, GuardedDirective<SetEnvironment>,
-     DIP_LOC(environment), kEnvironments},
+     DIP_LOC(trust_conf.environment), kEnvironments},
     {ngx_string("dip_verify_destination"), kLoc | NGX_CONF_TAKE1,
      ngx_http_set_complex_value_slot, DIP_LOC(verify_destination), nullptr},
     {ngx_string("dip_verify_window"), kLoc | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
@@ -244,11 +250,11 @@ void* CreateLocConf(ngx_conf_t* cf) {
    *   conf->channel = NULL;
    */
   conf->verify = NGX_CONF_UNSET;
-  conf->trusted_certificates = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
-  conf->crls = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
-  conf->revocation = NGX_CONF_UNSET;
-  conf->allow_expired_crl = NGX_CONF_UNSET;
-  conf->environment = NGX_CONF_UNSET_UINT;
+  conf->trust_conf.trusted_certificates = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  conf->trust_conf.crls = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  conf->trust_conf.revocation = NGX_CONF_UNSET;
+  conf->trust_conf.allow_expired_crl = NGX_CONF_UNSET;
+  conf->trust_conf.environment = NGX_CONF_UNSET_UINT;
   conf->window = NGX_CONF_UNSET_MSEC;
   conf->replay = NGX_CONF_UNSET;
   conf->replay_size = NGX_CONF_UNSET_UINT;
@@ -264,17 +270,32 @@ void* CreateLocConf(ngx_conf_t* cf) {
   return conf;
 }
 
+void MergeTrustConf(TrustConf* conf, const TrustConf& prev) {
+  ngx_conf_merge_ptr_value(conf->trusted_certificates, prev.trusted_certificates, nullptr);
+  ngx_conf_merge_ptr_value(conf->crls, prev.crls, nullptr);
+  ngx_conf_merge_value(conf->revocation, prev.revocation, 1);
+  ngx_conf_merge_value(conf->allow_expired_crl, prev.allow_expired_crl, 0);
+  ngx_conf_merge_uint_value(conf->environment, prev.environment,
+                            static_cast<ngx_uint_t>(Environment::kAny));
+}
+
+// Byte for byte, so that every field of TrustConf takes part, present and
+// future (an inherited array is the parent's pointer). The assertion keeps
+// the comparison exact: no padding bytes, no floating point.
+static_assert(std::has_unique_object_representations_v<TrustConf>,
+              "TrustConf is compared byte for byte: keep it to pointers and integers");
+bool SameTrust(const TrustConf& a, const TrustConf& b) {
+  const auto* x = reinterpret_cast<const unsigned char*>(&a);
+  const auto* y = reinterpret_cast<const unsigned char*>(&b);
+  return std::equal(x, x + sizeof(TrustConf), y);
+}
+
 char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
   auto* prev = static_cast<LocConf*>(parent);
   auto* conf = static_cast<LocConf*>(child);
 
   ngx_conf_merge_value(conf->verify, prev->verify, 0);
-  ngx_conf_merge_ptr_value(conf->trusted_certificates, prev->trusted_certificates, nullptr);
-  ngx_conf_merge_ptr_value(conf->crls, prev->crls, nullptr);
-  ngx_conf_merge_value(conf->revocation, prev->revocation, 1);
-  ngx_conf_merge_value(conf->allow_expired_crl, prev->allow_expired_crl, 0);
-  ngx_conf_merge_uint_value(conf->environment, prev->environment,
-                            static_cast<ngx_uint_t>(Environment::kAny));
+  MergeTrustConf(&conf->trust_conf, prev->trust_conf);
   if (conf->verify_destination == nullptr) conf->verify_destination = prev->verify_destination;
   ngx_conf_merge_msec_value(conf->window, prev->window, 300000);
   if (conf->replay == NGX_CONF_UNSET) conf->replay_zone = prev->replay_zone;
@@ -310,13 +331,13 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
   }
   if (LoadSchemas(cf, conf) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
 
-  if (conf->trusted_certificates == nullptr) {
+  if (conf->trust_conf.trusted_certificates == nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "\"dip_verify\" is on but no \"dip_verify_trusted_certificate\" is set "
                        "(the system trust store is never used)");
     return static_cast<char*>(NGX_CONF_ERROR);
   }
-  if (conf->revocation && conf->crls == nullptr) {
+  if (conf->trust_conf.revocation && conf->trust_conf.crls == nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "\"dip_verify\" is on but no \"dip_verify_crl\" is set; revocation "
                        "checking fails closed (set \"dip_verify_revocation off\" to run "
@@ -324,19 +345,16 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
     return static_cast<char*>(NGX_CONF_ERROR);
   }
   // Share the parent's trust store when nothing about trust changed here.
-  if (prev->trust != nullptr && prev->trusted_certificates == conf->trusted_certificates &&
-      prev->crls == conf->crls && prev->revocation == conf->revocation &&
-      prev->allow_expired_crl == conf->allow_expired_crl &&
-      prev->environment == conf->environment) {
+  if (prev->trust != nullptr && SameTrust(prev->trust_conf, conf->trust_conf)) {
     conf->trust = prev->trust;
     return NGX_CONF_OK;
   }
   TrustOptions o;
-  o.ca_files = ToStrings(conf->trusted_certificates);
-  o.crl_files = ToStrings(conf->crls);
-  o.revocation = conf->revocation ? Revocation::kRequireCrl : Revocation::kOff;
-  o.allow_expired_crl = conf->allow_expired_crl;
-  o.environment = static_cast<Environment>(conf->environment);
+  o.ca_files = ToStrings(conf->trust_conf.trusted_certificates);
+  o.crl_files = ToStrings(conf->trust_conf.crls);
+  o.revocation = conf->trust_conf.revocation ? Revocation::kRequireCrl : Revocation::kOff;
+  o.allow_expired_crl = conf->trust_conf.allow_expired_crl;
+  o.environment = static_cast<Environment>(conf->trust_conf.environment);
   for (const std::string& relaxed : RelaxedChecks(o)) {
     ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "%s%s", kVerifyLog, relaxed.c_str());
   }

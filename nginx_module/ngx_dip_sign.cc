@@ -1,8 +1,13 @@
 // dip_sign: signs requests that nginx proxies to the DIP. The body is
 // hashed as it streams through the request body filter; once the upstream
 // module (proxy_pass, or any other) has built the upstream request, the
-// module signs it over the exact method, upstream URL and body, removes any
-// X-DIP-* and X-API-KEY headers the client sent, and adds its own.
+// module signs it over the exact method, upstream URL and body. It removes
+// from the upstream request every header line that IsDipHeaderName names
+// (common/headers.h: X-DIP-Signature, X-DIP-Signature-Date,
+// X-DIP-Signature-Certificate, X-DIP-Content-Hash, the legacy
+// X-DIP-Certificate and X-API-KEY, in any case), whether the client sent it
+// or a proxy_set_header added it, and adds its own. Other X-DIP-* headers
+// pass through unchanged.
 #include "common/headers.h"
 #include "nginx_module/ngx_dip.h"
 
@@ -92,8 +97,8 @@ ngx_int_t CreateRequest(ngx_http_request_t* r) {
     extra.append(name).append(": ").append(value).append("\r\n");
   }
 
-  // Rebuild: request line, the headers without any client-sent X-DIP-* or
-  // X-API-KEY, ours, the blank line, and whatever followed in this buffer.
+  // Rebuild: request line, the headers without those IsDipHeaderName names,
+  // ours, the blank line, and whatever followed in this buffer.
   std::string out;
   out.reserve(head.size() + extra.size());
   out.append(head.substr(0, line_end + 2));

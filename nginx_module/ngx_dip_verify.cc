@@ -96,7 +96,7 @@ void CheckSchema(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf, Verdict* 
       expect.channel = ToStd(channel);
     }
     expect.environment_tags =
-        dip::EnvironmentTagsFor(ToString(static_cast<Environment>(lcf->environment)));
+        dip::EnvironmentTagsFor(ToString(static_cast<Environment>(lcf->trust_conf.environment)));
     sv = (*lcf->schemas)->Validate(*array, expect);
   }
   if (sv.ok()) return;

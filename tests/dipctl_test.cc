@@ -223,6 +223,16 @@ TEST_F(DipctlTest, InspectSaysWhichChecksRan) {
   EXPECT_EQ(revoked.exit_code, 1);
   EXPECT_NE(revoked.output.find("chain:        certificate_revoked: "), std::string::npos)
       << revoked.output;
+  // The issue 12 report: the chain line ended without its newline and the
+  // environment warning came twice. One line, one warning.
+  EXPECT_NE(revoked.output.find(
+                "chain:        certificate_revoked: signer certificate: certificate revoked\n"),
+            std::string::npos)
+      << revoked.output;
+  const std::string warning = "dipctl: warning: any environment prefix is accepted";
+  size_t first = revoked.output.find(warning);
+  ASSERT_NE(first, std::string::npos) << revoked.output;
+  EXPECT_EQ(revoked.output.find(warning, first + 1), std::string::npos) << revoked.output;
 }
 
 }  // namespace

@@ -298,6 +298,32 @@ TEST(NginxVerifyConfig, RelaxedChecksAreWarnedAbout) {
   EXPECT_EQ(r.output.find("dip_verify:"), std::string::npos) << r.output;
 }
 
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// A location shares its parent's trust store only when every trust
+// directive is the same (MergeLocConf compares nginx_module's TrustConf as a
+// whole). A store built anew warns about its relaxed checks, so each warning
+// below appears once, from the one location that changed that directive
+// (the server's own store relaxes nothing, and /same shares it).
+TEST(NginxVerifyConfig, ALocationSharesTrustOnlyWhenNothingAboutTrustChanged) {
+  auto r = testing::Nginx::Test(
+      "server { listen 127.0.0.1:1;\n" + testing::DipVerifyTrust() +
+      "  dip_verify_environment nonprod;\n"
+      "  location /same { dip_verify_window 60s; }\n"
+      "  location /expired-crl { dip_verify_allow_expired_crl on; }\n"
+      "  location /any { dip_verify_environment any; }\n"
+      "  location /no-revocation { dip_verify_revocation off; }\n"
+      "}");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Count(r.output, "dip_verify: CRLs past their nextUpdate are used"), 1u) << r.output;
+  EXPECT_EQ(Count(r.output, "dip_verify: any environment prefix is accepted"), 1u) << r.output;
+  EXPECT_EQ(Count(r.output, "dip_verify: revocation checking is off"), 1u) << r.output;
+}
+
 // A CRL update reaches nginx on reload, without a restart.
 TEST(NginxVerifyReload, PicksUpNewCrl) {
   std::string crl_dir = testing::NewTempDir("crl");

@@ -27,10 +27,9 @@ namespace {
 constexpr size_t kListMax = 12;  // values named in a detail before "..."
 
 Result<rapidjson::Document> ReadJson(const std::string& path) {
-  std::string text;
-  if (!ReadWholeFile(path, &text)) {
-    return Error{Reason::kInternalError, "cannot read DIP schema file " + path};
-  }
+  auto read = ReadWholeFile(path);
+  if (!read) return Error{read.reason(), "DIP schema file: " + read.error().detail};
+  const std::string& text = *read;
   rapidjson::Document doc;
   doc.Parse(text.data(), text.size());
   if (doc.HasParseError()) {

@@ -10,7 +10,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   auto decoded = dipgate::DecodeCertificateHeader(in);
   if (decoded) {
-    dipgate::DescribeCertificate(decoded->leaf.get());
+    dipgate::ReadCertificateInfo(decoded->leaf.get());
     dipgate::CheckEndEntityProfile(decoded->leaf.get());
   }
   return 0;
