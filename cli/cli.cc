@@ -29,18 +29,13 @@ std::string Quote(const std::string& s) {
 }
 
 
-bool Now(const Args& args, UnixMillis* now, std::string* error) {
-  if (!args.Has("date")) {
-    *now = WallClockMillis();
-    return true;
-  }
+Result<UnixMillis> Now(const Args& args) {
+  if (!args.Has("date")) return WallClockMillis();
   auto t = ParseSignatureDate(args.Get("date"));
   if (!t) {
-    *error = "--date '" + args.Get("date") + "' is not an ISO 8601 UTC time";
-    return false;
+    return Error{Reason::kBadDate, "--date '" + args.Get("date") + "' is not an ISO 8601 UTC time"};
   }
-  *now = *t;
-  return true;
+  return *t;
 }
 
 }  // namespace dipgate

@@ -24,25 +24,19 @@ class Args {
  public:
   // Parses "--name value" and bare "--flag" options; `flags` lists the bare
   // ones.
-  bool Parse(int argc, char** argv, const std::vector<std::string>& flags, std::string* error) {
+  Status Parse(int argc, char** argv, const std::vector<std::string>& flags) {
     for (int i = 0; i < argc; ++i) {
       std::string a = argv[i];
-      if (a.rfind("--", 0) != 0) {
-        *error = "unexpected argument '" + a + "'";
-        return false;
-      }
+      if (a.rfind("--", 0) != 0) return Error{Reason::kInternalError, "unexpected argument '" + a + "'"};
       std::string name = a.substr(2);
       if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
         values_[name].push_back("1");
         continue;
       }
-      if (i + 1 >= argc) {
-        *error = "option --" + name + " needs a value";
-        return false;
-      }
+      if (i + 1 >= argc) return Error{Reason::kInternalError, "option --" + name + " needs a value"};
       values_[name].push_back(argv[++i]);
     }
-    return true;
+    return OkStatus();
   }
   std::string Get(const std::string& name, const std::string& fallback = "") const {
     auto it = values_.find(name);
@@ -75,7 +69,7 @@ Result<std::string> ReadInput(const std::string& path);
 // `s` quoted for a POSIX shell.
 std::string Quote(const std::string& s);
 // --date or the wall clock.
-bool Now(const Args& args, UnixMillis* now, std::string* error);
+Result<UnixMillis> Now(const Args& args);
 
 // The DIP API commands (cli/dip_api_commands.cc).
 int ValidateCommand(int argc, char** argv);

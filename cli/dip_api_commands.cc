@@ -67,14 +67,13 @@ Result<std::shared_ptr<const dip::SchemaSet>> LoadSchemas(const Args& args) {
   return set;
 }
 
-bool ParseEnvironment(const Args& args, std::vector<std::string>* tags, std::string* error) {
+// The S1.environmentTag values --env accepts.
+Result<std::vector<std::string>> EnvironmentTags(const Args& args) {
   std::string env = args.Get("env", "any");
   if (env != "prod" && env != "nonprod" && env != "any") {
-    *error = "--env must be prod, nonprod or any, not '" + env + "'";
-    return false;
+    return Error{Reason::kInternalError, "--env must be prod, nonprod or any, not '" + env + "'"};
   }
-  *tags = dip::EnvironmentTagsFor(env);
-  return true;
+  return dip::EnvironmentTagsFor(env);
 }
 
 void PrintVerdict(const dip::SchemaVerdict& v, bool json) {
@@ -120,8 +119,9 @@ int CheckMessages(const Args& args, const dip::MessageArray& array, const std::s
   if (!schemas) return Fail(schemas.error().detail);
   dip::Expectations expect;
   expect.channel = channel;
-  std::string err;
-  if (!ParseEnvironment(args, &expect.environment_tags, &err)) return Usage(err);
+  auto tags = EnvironmentTags(args);
+  if (!tags) return Usage(tags.error().detail);
+  expect.environment_tags = std::move(*tags);
   dip::SchemaVerdict v = (*schemas)->Validate(array, expect);
   if (!v.ok()) {
     PrintVerdict(v, json);
@@ -164,8 +164,9 @@ int MakeCaller(const Args& args, Caller* c) {
   }
   c->base = args.Get("url");
   while (!c->base.empty() && c->base.back() == '/') c->base.pop_back();
-  std::string err;
-  if (!Now(args, &c->now, &err)) return Usage(err);
+  auto now = Now(args);
+  if (!now) return Usage(now.error().detail);
+  c->now = *now;
   if (args.Has("api-key-file")) {
     auto key = ReadFirstLine(args.Get("api-key-file"));
     if (!key) return Fail("API key file: " + key.error().detail);
@@ -256,15 +257,15 @@ bool PrintStandardResponse(const transport::Reply& reply, bool json) {
   return all_ok;
 }
 
-std::string PathSegment(const Args& args, const char* name, std::string* error) {
+// An option that goes into the URL's path: required, and only characters
+// safe there.
+Result<std::string> PathSegment(const Args& args, const char* name) {
   std::string v = args.Get(name);
-  for (char ch : v) {
-    if (!(isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
-      *error = std::string("--") + name + " '" + v + "' has characters not allowed in a URL path";
-      return {};
-    }
+  if (v.empty()) return Error{Reason::kInternalError, std::string("--") + name + " is required"};
+  if (!dip::IsSafeName(v)) {
+    return Error{Reason::kInternalError,
+                 std::string("--") + name + " '" + v + "' has characters not allowed in a URL path"};
   }
-  if (v.empty()) *error = std::string("--") + name + " is required";
   return v;
 }
 
@@ -284,8 +285,7 @@ int CheckApiBody(const Args& args, const char* schema, const std::string& body) 
 
 int ValidateCommand(int argc, char** argv) {
   Args args;
-  std::string err;
-  if (!args.Parse(argc, argv, {}, &err)) return Usage(err);
+  if (auto parsed = args.Parse(argc, argv, {}); !parsed) return Usage(parsed.error().detail);
   std::string unknown = args.Unknown({"body", "schemas", "channel", "env", "format"});
   if (!unknown.empty()) return Usage("validate: unknown option --" + unknown);
   if (!args.Has("body")) return Usage("validate: --body FILE (or - for standard input) is required");
@@ -299,8 +299,7 @@ int ValidateCommand(int argc, char** argv) {
 
 int SendCommand(int argc, char** argv) {
   Args args;
-  std::string err;
-  if (!args.Parse(argc, argv, With({"no-validate"}, kCallFlags), &err)) return Usage(err);
+  if (auto parsed = args.Parse(argc, argv, With({"no-validate"}, kCallFlags)); !parsed) return Usage(parsed.error().detail);
   std::string unknown = args.Unknown(With({"body", "channel", "schemas", "env", "no-validate"}, kCallOptions));
   if (!unknown.empty()) return Usage("send: unknown option --" + unknown);
   if (!args.Has("body")) return Usage("send: --body FILE (or -) is required");
@@ -318,10 +317,8 @@ int SendCommand(int argc, char** argv) {
   // One channel per call: --channel, or the first message's interfaceID.
   std::string channel = args.Has("channel") ? args.Get("channel")
                                             : parsed->messages().front().envelope.interface_id;
-  for (char ch : channel) {
-    if (!(isalnum(static_cast<unsigned char>(ch)) || ch == '-')) {
-      return Fail("channel '" + channel + "' has characters not allowed in a URL path");
-    }
+  if (!dip::IsSafeName(channel)) {
+    return Fail("channel '" + channel + "' has characters not allowed in a URL path");
   }
   if (!args.Has("no-validate")) {
     if (int rc = CheckMessages(args, *parsed, channel, true); rc != kExitOk) {
@@ -340,25 +337,25 @@ int SendCommand(int argc, char** argv) {
 
 int PubconfigCommand(int argc, char** argv) {
   Args args;
-  std::string err;
-  if (!args.Parse(argc, argv, With({"delete", "status-messages"}, kCallFlags), &err)) {
-    return Usage(err);
+  if (auto parsed = args.Parse(argc, argv, With({"delete", "status-messages"}, kCallFlags)); !parsed) {
+    return Usage(parsed.error().detail);
   }
   std::string unknown = args.Unknown(With({"channel", "recipient", "callback-url",
                                            "max-message-count", "max-payload-size", "delete",
                                            "status-messages", "schemas"},
                                           kCallOptions));
   if (!unknown.empty()) return Usage("pubconfig: unknown option --" + unknown);
-  std::string recipient = PathSegment(args, "recipient", &err);
-  if (!err.empty()) return Usage("pubconfig: " + err);
+  auto recipient_option = PathSegment(args, "recipient");
+  if (!recipient_option) return Usage("pubconfig: " + recipient_option.error().detail);
+  const std::string& recipient = *recipient_option;
   std::string path;
   if (args.Has("status-messages")) {
     if (args.Has("channel")) return Usage("pubconfig: give --channel or --status-messages, not both");
     path = "/statusmessage/config/" + recipient;
   } else {
-    std::string channel = PathSegment(args, "channel", &err);
-    if (!err.empty()) return Usage("pubconfig: " + err + " (or --status-messages)");
-    path = "/dip-channel/" + channel + "/pubconfig/" + recipient;
+    auto channel = PathSegment(args, "channel");
+    if (!channel) return Usage("pubconfig: " + channel.error().detail + " (or --status-messages)");
+    path = "/dip-channel/" + *channel + "/pubconfig/" + recipient;
   }
   std::string body;
   std::string method = "DELETE";
@@ -397,15 +394,17 @@ int PubconfigCommand(int argc, char** argv) {
 int ReplayCommand(int argc, char** argv, bool requeue) {
   const char* name = requeue ? "requeue" : "replay";
   Args args;
-  std::string err;
-  if (!args.Parse(argc, argv, kCallFlags, &err)) return Usage(err);
+  if (auto parsed = args.Parse(argc, argv, kCallFlags); !parsed) return Usage(parsed.error().detail);
   std::string unknown = args.Unknown(With({"channel", "recipient", "from", "to", "event-code",
                                            "mpan", "version", "transaction-id", "out", "schemas"},
                                           kCallOptions));
   if (!unknown.empty()) return Usage(std::string(name) + ": unknown option --" + unknown);
-  std::string channel = PathSegment(args, "channel", &err);
-  std::string recipient = err.empty() ? PathSegment(args, "recipient", &err) : "";
-  if (!err.empty()) return Usage(std::string(name) + ": " + err);
+  auto channel_option = PathSegment(args, "channel");
+  if (!channel_option) return Usage(std::string(name) + ": " + channel_option.error().detail);
+  auto recipient_option = PathSegment(args, "recipient");
+  if (!recipient_option) return Usage(std::string(name) + ": " + recipient_option.error().detail);
+  const std::string& channel = *channel_option;
+  const std::string& recipient = *recipient_option;
   if (!args.Has("from") || !args.Has("to")) {
     return Usage(std::string(name) + ": --from and --to (e.g. 2026-11-30T00:00:00+00:00) are required");
   }
@@ -470,8 +469,7 @@ int ReplayCommand(int argc, char** argv, bool requeue) {
 
 int StatusMessageCommand(int argc, char** argv) {
   Args args;
-  std::string err;
-  if (!args.Parse(argc, argv, kCallFlags, &err)) return Usage(err);
+  if (auto parsed = args.Parse(argc, argv, kCallFlags); !parsed) return Usage(parsed.error().detail);
   std::string unknown = args.Unknown(With({"body", "schemas"}, kCallOptions));
   if (!unknown.empty()) return Usage("statusmessage: unknown option --" + unknown);
   if (!args.Has("body")) return Usage("statusmessage: --body FILE (a StandardResponseArray) is required");

@@ -190,8 +190,7 @@ void WarnIfExpiring(const CertificateInfo& info, UnixMillis now) {
 
 int Sign(int argc, char** argv) {
   Args args;
-  std::string err;
-  if (!args.Parse(argc, argv, {}, &err)) return Usage(err);
+  if (auto parsed = args.Parse(argc, argv, {}); !parsed) return Usage(parsed.error().detail);
   std::string unknown = args.Unknown({"url", "method", "body", "cert", "key", "passphrase-file",
                                       "pkcs12", "format", "api-key", "date"});
   if (!unknown.empty()) return Usage("sign: unknown option --" + unknown);
@@ -204,7 +203,9 @@ int Sign(int argc, char** argv) {
     return Usage("sign: --format must be headers, curl or json");
   }
   UnixMillis now;
-  if (!Now(args, &now, &err)) return Usage(err);
+  auto when = Now(args);
+  if (!when) return Usage(when.error().detail);
+  now = *when;
   std::string body;
   if (args.Has("body")) {
     auto read = ReadInput(args.Get("body"));
@@ -250,8 +251,7 @@ int Sign(int argc, char** argv) {
 
 int Verify(int argc, char** argv) {
   Args args;
-  std::string err;
-  if (!args.Parse(argc, argv, {"no-revocation", "allow-expired-crl"}, &err)) return Usage(err);
+  if (auto parsed = args.Parse(argc, argv, {"no-revocation", "allow-expired-crl"}); !parsed) return Usage(parsed.error().detail);
   std::vector<std::string> known = {"url", "method", "headers", "body", "date", "window"};
   known.insert(known.end(), kTrustOptions.begin(), kTrustOptions.end());
   std::string unknown = args.Unknown(known);
@@ -261,7 +261,9 @@ int Verify(int argc, char** argv) {
   }
   if (!args.Has("ca")) return Usage("verify: --ca is required (the system store is never used)");
   UnixMillis now;
-  if (!Now(args, &now, &err)) return Usage(err);
+  auto when = Now(args);
+  if (!when) return Usage(when.error().detail);
+  now = *when;
   auto header_text = ReadInput(args.Get("headers"));
   if (!header_text) return Fail("headers file: " + header_text.error().detail);
   std::string body;
@@ -314,8 +316,7 @@ int Verify(int argc, char** argv) {
 
 int Inspect(int argc, char** argv) {
   Args args;
-  std::string err;
-  if (!args.Parse(argc, argv, {"no-revocation", "allow-expired-crl"}, &err)) return Usage(err);
+  if (auto parsed = args.Parse(argc, argv, {"no-revocation", "allow-expired-crl"}); !parsed) return Usage(parsed.error().detail);
   std::vector<std::string> known = {"headers", "cert", "date"};
   known.insert(known.end(), kTrustOptions.begin(), kTrustOptions.end());
   std::string unknown = args.Unknown(known);
@@ -324,7 +325,9 @@ int Inspect(int argc, char** argv) {
     return Usage("inspect: give one of --headers or --cert");
   }
   UnixMillis now;
-  if (!Now(args, &now, &err)) return Usage(err);
+  auto when = Now(args);
+  if (!when) return Usage(when.error().detail);
+  now = *when;
   int status = kExitOk;
 
   X509Ptr leaf;
@@ -439,8 +442,7 @@ int Inspect(int argc, char** argv) {
 
 int Pki(int argc, char** argv) {
   Args args;
-  std::string err;
-  if (!args.Parse(argc, argv, {}, &err)) return Usage(err);
+  if (auto parsed = args.Parse(argc, argv, {}); !parsed) return Usage(parsed.error().detail);
   std::string unknown = args.Unknown({"out", "domain", "org", "passphrase", "crl-url"});
   if (!unknown.empty()) return Usage("pki: unknown option --" + unknown);
   if (!args.Has("out")) return Usage("pki: --out DIR is required");
@@ -461,8 +463,7 @@ int Pki(int argc, char** argv) {
 
 int Csr(int argc, char** argv) {
   Args args;
-  std::string err;
-  if (!args.Parse(argc, argv, {}, &err)) return Usage(err);
+  if (auto parsed = args.Parse(argc, argv, {}); !parsed) return Usage(parsed.error().detail);
   std::string unknown = args.Unknown(
       {"key-out", "csr-out", "cn", "org", "city", "state", "country", "key-type", "bits"});
   if (!unknown.empty()) return Usage("csr: unknown option --" + unknown);

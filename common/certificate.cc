@@ -88,11 +88,6 @@ Result<Environment> EnvironmentFromName(std::string_view name) {
                "environment must be prod, nonprod or any, not '" + std::string(name) + "'"};
 }
 
-Environment ParseEnvironment(std::string_view text) {
-  auto env = EnvironmentFromName(text);
-  return env ? *env : Environment::kUnrecognised;
-}
-
 Environment EnvironmentOfCommonName(std::string_view cn) {
   if (StartsWithNoCase(cn, "energydip-prod.")) return Environment::kProd;
   if (StartsWithNoCase(cn, "energydip-nonprod.")) return Environment::kNonProd;
@@ -202,15 +197,6 @@ Result<CertificateInfo> ReadCertificateInfo(X509* cert) {
   CertificateInfo info = FactsOtherThanTimes(cert);
   info.not_before = *not_before;
   info.not_after = *not_after;
-  return info;
-}
-
-CertificateInfo DescribeCertificate(X509* cert) {
-  CertificateInfo info = FactsOtherThanTimes(cert);
-  auto not_before = Asn1TimeToMillis(X509_get0_notBefore(cert));
-  auto not_after = Asn1TimeToMillis(X509_get0_notAfter(cert));
-  info.not_before = not_before ? *not_before : 0;
-  info.not_after = not_after ? *not_after : 0;
   return info;
 }
 

@@ -33,11 +33,6 @@ std::string_view ToString(Environment env);
 // is kInternalError naming the text.
 Result<Environment> EnvironmentFromName(std::string_view name);
 
-// The old form, which returns kUnrecognised for a name it does not know (the
-// trust store refuses that, so it still fails closed): for kafka_bridge/ and
-// transport/ until they switch to EnvironmentFromName. Do not use elsewhere.
-Environment ParseEnvironment(std::string_view text);
-
 struct CertificateInfo {
   std::string subject;           // RFC 2253 one-line form
   std::string common_name;
@@ -68,10 +63,6 @@ std::string EncodeCertificateHeader(X509* cert);
 // The facts a relying party reads off a certificate. kCertificateMalformed
 // when notBefore or notAfter cannot be decoded (no 0 stands in for a time).
 Result<CertificateInfo> ReadCertificateInfo(X509* cert);
-
-// The old form, with 0 for a time that does not decode: for kafka_bridge/
-// until it switches to ReadCertificateInfo. Do not use elsewhere.
-CertificateInfo DescribeCertificate(X509* cert);
 
 // Environment from a CN: "energydip-prod.x" -> kProd, "energydip-nonprod.x"
 // -> kNonProd, otherwise kUnrecognised. Case-insensitive.

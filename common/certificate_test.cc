@@ -34,10 +34,6 @@ TEST(Certificate, EnvironmentFromConfiguredName) {
   // that configures anything.
   EXPECT_EQ(ToString(Environment::kUnrecognised), "unknown");
   EXPECT_FALSE(EnvironmentFromName(ToString(Environment::kUnrecognised)).ok());
-  // The old form, kept for kafka_bridge/: an unknown name gives
-  // kUnrecognised, which the trust store refuses.
-  EXPECT_EQ(ParseEnvironment("prod"), Environment::kProd);
-  EXPECT_EQ(ParseEnvironment("staging"), Environment::kUnrecognised);
 }
 
 TEST(Certificate, DecodesDerAndPemHeaders) {
@@ -119,10 +115,6 @@ TEST(Certificate, ACertificateWhoseTimeDoesNotDecodeHasNoInfo) {
   info = ReadCertificateInfo(broken_start.get());
   ASSERT_FALSE(info.ok());
   EXPECT_EQ(info.error().detail, "notBefore: time does not decode");
-
-  // The old form, kept for kafka_bridge/, still answers 0 for the time.
-  EXPECT_EQ(DescribeCertificate(broken.get()).not_after, 0);
-  EXPECT_EQ(DescribeCertificate(broken.get()).common_name, "energydip-nonprod.example.co.uk");
 }
 
 TEST(Certificate, LoadCertificatesReadsBundles) {

@@ -43,18 +43,4 @@ Result<std::string> ReadFirstLine(const std::string& path) {
   return data;
 }
 
-bool ReadWholeFile(const std::string& path, std::string* out) {
-  auto data = ReadWholeFile(path);
-  if (!data) return false;
-  *out = std::move(*data);
-  return true;
-}
-
-bool ReadFirstLine(const std::string& path, std::string* out) {
-  auto line = ReadFirstLine(path);
-  if (!line) return false;
-  *out = std::move(*line);
-  return true;
-}
-
 }  // namespace dipgate

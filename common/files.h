@@ -17,11 +17,6 @@ Result<std::string> ReadWholeFile(const std::string& path);
 // files); fails as ReadWholeFile does.
 Result<std::string> ReadFirstLine(const std::string& path);
 
-// The old bool forms, which do not say why: for kafka_bridge/ and
-// transport/ until they switch. Do not use elsewhere.
-bool ReadWholeFile(const std::string& path, std::string* out);
-bool ReadFirstLine(const std::string& path, std::string* out);
-
 }  // namespace dipgate
 
 #endif  // DIPGATE_COMMON_FILES_H_

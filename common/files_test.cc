@@ -69,17 +69,5 @@ TEST(Files, APathThroughAFileSaysNotADirectory) {
             "cannot read " + file + "/child: " + std::string(strerror(ENOTDIR)));
 }
 
-TEST(Files, TheOldBoolFormsAgreeWithTheResultForms) {
-  std::string dir = testing::NewTempDir("files");
-  std::string out = "untouched";
-  EXPECT_FALSE(ReadWholeFile(dir + "/missing", &out));
-  EXPECT_EQ(out, "untouched");
-  EXPECT_TRUE(ReadWholeFile(Write(dir, "a", "x\ny"), &out));
-  EXPECT_EQ(out, "x\ny");
-  EXPECT_TRUE(ReadFirstLine(dir + "/a", &out));
-  EXPECT_EQ(out, "x");
-  EXPECT_FALSE(ReadFirstLine(dir + "/missing", &out));
-}
-
 }  // namespace
 }  // namespace dipgate

@@ -66,9 +66,9 @@ class Reader {
 };
 
 bool ReadablePath(Reader& rd, const std::string& key, const std::string& path) {
-  std::string data;
-  if (path.empty() || ReadWholeFile(path, &data)) return true;
-  return rd.Fail(key, "cannot read file " + path);
+  if (path.empty()) return true;
+  if (auto read = ReadWholeFile(path); !read) return rd.Fail(key, read.error().detail);
+  return true;
 }
 
 bool Strings(Reader& rd, const Value& obj, const char* name, const std::string& where,
@@ -319,9 +319,9 @@ bool ParseApiKey(Reader& rd, const Value& doc, Config* c) {
   for (auto [file, key, name] : {std::tuple{&primary_file, &c->api_key_primary, "primary_file"},
                                  std::tuple{&secondary_file, &c->api_key_secondary, "secondary_file"}}) {
     if (file->empty()) continue;
-    if (!ReadFirstLine(*file, key)) {
-      return rd.Fail(std::string("api_key.") + name, "cannot read file " + *file);
-    }
+    auto line = ReadFirstLine(*file);
+    if (!line) return rd.Fail(std::string("api_key.") + name, line.error().detail);
+    *key = std::move(*line);
   }
   return true;
 }
@@ -483,9 +483,9 @@ std::map<std::string, std::string> ProducerProperties(
 }
 
 Result<Config> LoadConfig(const std::string& path) {
-  std::string json;
-  if (!ReadWholeFile(path, &json)) return Error{Reason::kInternalError, "config: cannot read " + path};
-  return ParseConfig(json);
+  auto json = ReadWholeFile(path);
+  if (!json) return Error{Reason::kInternalError, "config: " + json.error().detail};
+  return ParseConfig(*json);
 }
 
 }  // namespace dipgate::bridge

@@ -87,7 +87,7 @@ TEST(Config, ErrorsNameTheKey) {
                 .rfind("config: dead_letter_topic: must not be a routed topic", 0),
             0u);
   EXPECT_EQ(broken(Valid(), PkiFile("ca-bundle.pem"), "/nonexistent/ca.pem")
-                .rfind("config: tls.ca: cannot read file /nonexistent/ca.pem", 0),
+                .rfind("config: tls.ca: cannot read /nonexistent/ca.pem: No such file or directory", 0),
             0u);
   EXPECT_EQ(broken(Valid(), "\"url\": \"https://dip.example/api/{interfaceID}\"", "\"identity\": \"mp\"")
                 .rfind("config: routes[0].url: is required when there is no dip_base_url", 0),
@@ -129,7 +129,7 @@ TEST(Config, AnUnreadablePassphraseFileFailsAtStart) {
   json.replace(json.find(from), from.size(),
                R"("client_key_passphrase_file": "/nonexistent/pass", "ca": ")");
   EXPECT_EQ(ErrorOf(json),
-            "config: tls.client_key_passphrase_file: cannot read file /nonexistent/pass");
+            "config: tls.client_key_passphrase_file: cannot read /nonexistent/pass: No such file or directory");
 }
 
 }  // namespace
@@ -174,7 +174,7 @@ TEST(Config, InboundErrorsNameTheKey) {
       {InboundOnly(R"({"listen": "127.0.0.1:1", "topic": "t", "verify": {"crl": []}})"),
        "config: inbound.verify.ca: is required"},
       {InboundOnly(R"({"listen": "127.0.0.1:1", "topic": "t", "verify": {"ca": ["/nonexistent"]}})"),
-       "config: inbound.verify.ca: cannot read file /nonexistent"},
+       "config: inbound.verify.ca: cannot read /nonexistent: No such file or directory"},
       {InboundOnly(R"({"listen": "127.0.0.1:1", "topic": "t", "produce_timeout_ms": 5})"),
        "config: inbound.produce_timeout_ms: must be between 1000"},
       {R"({"kafka": {"bootstrap.servers": "b"}, "inbound": {"listen": "127.0.0.1:1", "topic": "t"},

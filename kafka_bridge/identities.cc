@@ -38,8 +38,9 @@ Result<std::shared_ptr<const Identities>> LoadIdentities(const Config& config) {
   if (!config.client_certificate.empty()) {
     auto certs = LoadCertificates(config.client_certificate);
     if (!certs) return Error{certs.error().reason, "tls.client_certificate: " + certs.error().detail};
-    ids->earliest_expiry =
-        std::min(ids->earliest_expiry, DescribeCertificate(certs->front().get()).not_after);
+    auto info = ReadCertificateInfo(certs->front().get());
+    if (!info) return Error{info.error().reason, "tls.client_certificate: " + info.error().detail};
+    ids->earliest_expiry = std::min(ids->earliest_expiry, info->not_after);
   }
   return std::shared_ptr<const Identities>(std::move(ids));
 }

@@ -89,14 +89,6 @@ std::string Header(MHD_Connection* c, const std::string& name) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
-bool TopicSafe(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
-  }
-  return true;
-}
-
 void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
   for (size_t pos = 0; (pos = s->find(from, pos)) != std::string::npos; pos += to.size()) {
     s->replace(pos, from.size(), to);
@@ -190,7 +182,7 @@ struct Inbound::Impl {
       return Refuse(MHD_HTTP_BAD_REQUEST, array.reason(), array.error().detail, nullptr);
     }
     for (const auto& m : array->messages()) {
-      if (!TopicSafe(m.envelope.interface_id)) {
+      if (!dip::IsSafeName(m.envelope.interface_id)) {
         return Refuse(MHD_HTTP_BAD_REQUEST, Reason::kUnknownInterface,
                       "message " + std::to_string(m.index) + ": interfaceID '" +
                           m.envelope.interface_id + "' cannot name a topic",
@@ -252,7 +244,7 @@ struct Inbound::Impl {
       event = event.substr(1, event.size() - 2);
     }
     ReplaceAll(&topic, "{interfaceID}", e.interface_id);
-    ReplaceAll(&topic, "{eventCode}", TopicSafe(event) ? event : "unknown");
+    ReplaceAll(&topic, "{eventCode}", dip::IsSafeName(event) ? event : "unknown");
     return topic;
   }
 
@@ -405,7 +397,7 @@ struct Inbound::Impl {
 
   // ---- start and stop
 
-  Result<bool> Listen() {
+  Status Listen() {
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
     auto limit = static_cast<unsigned int>(config.max_connections);
     if (config.listen.rfind("unix:", 0) == 0) {
@@ -444,10 +436,10 @@ struct Inbound::Impl {
     if (daemon == nullptr) {
       return Error{Reason::kInternalError, "inbound.listen: cannot listen on " + config.listen};
     }
-    return true;
+    return OkStatus();
   }
 
-  Result<bool> CreateProducer(const std::map<std::string, std::string>& kafka) {
+  Status CreateProducer(const std::map<std::string, std::string>& kafka) {
     std::string err;
     std::unique_ptr<RdKafka::Conf> pc(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     std::map<std::string, std::string> props = ProducerProperties(kafka);
@@ -470,7 +462,7 @@ struct Inbound::Impl {
     poller = std::thread([this] {
       while (!stop.load()) producer->poll(50);
     });
-    return true;
+    return OkStatus();
   }
 
   ~Impl() {
@@ -501,7 +493,11 @@ Result<std::unique_ptr<Inbound>> Inbound::Start(const Config& config, Metrics* m
     TrustOptions o;
     o.ca_files = in.verify_ca;
     o.crl_files = in.verify_crl;
-    o.environment = ParseEnvironment(in.verify_environment);
+    auto environment = EnvironmentFromName(in.verify_environment);
+    if (!environment) {
+      return Error{Reason::kInternalError, "inbound.verify.environment: " + environment.error().detail};
+    }
+    o.environment = *environment;
     auto trust = TrustStore::Create(std::move(o));
     if (!trust) return Error{Reason::kInternalError, "inbound.verify: " + trust.error().detail};
     impl->verifier = std::make_unique<Verifier>(*trust, VerifyPolicy{});

@@ -158,7 +158,7 @@ std::string Metrics::Render() const {
   return o.str();
 }
 
-Result<bool> Metrics::Serve(const std::string& listen) {
+Status Metrics::Serve(const std::string& listen) {
   size_t colon = listen.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -172,7 +172,7 @@ Result<bool> Metrics::Serve(const std::string& listen) {
   if (daemon_ == nullptr) {
     return Error{Reason::kInternalError, "metrics_listen: cannot listen on " + listen};
   }
-  return true;
+  return OkStatus();
 }
 
 void Metrics::StopServing() {

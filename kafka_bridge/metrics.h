@@ -48,7 +48,7 @@ class Metrics {
 
   // Serves /metrics and /healthz on host:port; internal_error naming the
   // address if it cannot listen.
-  Result<bool> Serve(const std::string& listen);
+  Status Serve(const std::string& listen);
   void StopServing();
   ~Metrics();
 

@@ -179,7 +179,7 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
 
   // ---- setup
 
-  Result<bool> CreateConsumer() {
+  Status CreateConsumer() {
     std::string err;
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     std::map<std::string, std::string> props = config.kafka;
@@ -208,7 +208,7 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
     if (rc != RdKafka::ERR_NO_ERROR) {
       return Error{Reason::kInternalError, "subscribe: " + RdKafka::err2str(rc)};
     }
-    return true;
+    return OkStatus();
   }
 
   void UseIdentities(std::shared_ptr<const Identities> loaded) {

@@ -38,19 +38,21 @@ Result<TlsSettings> LoadTls(const TlsOptions& o) {
   for (const auto& [what, path] : {std::pair<const char*, const std::string&>{"CA file", o.ca_file},
                                    {"client certificate", o.client_certificate},
                                    {"client key", o.client_key}}) {
-    std::string unused;
-    if (!path.empty() && !ReadWholeFile(path, &unused)) {
-      return Error{Reason::kInternalError, std::string("cannot read the TLS ") + what + " " + path};
+    if (path.empty()) continue;
+    if (auto read = ReadWholeFile(path); !read) {
+      return Error{Reason::kInternalError, std::string("TLS ") + what + ": " + read.error().detail};
     }
   }
   if (o.client_certificate.empty() != o.client_key.empty()) {
     return Error{Reason::kInternalError, "a TLS client certificate needs its key, and a key its certificate"};
   }
   TlsSettings s{o, ""};
-  if (!o.client_key_passphrase_file.empty() &&
-      !ReadFirstLine(o.client_key_passphrase_file, &s.key_passphrase)) {
-    return Error{Reason::kInternalError,
-                 "cannot read the TLS key passphrase file " + o.client_key_passphrase_file};
+  if (!o.client_key_passphrase_file.empty()) {
+    auto passphrase = ReadFirstLine(o.client_key_passphrase_file);
+    if (!passphrase) {
+      return Error{Reason::kInternalError, "TLS key passphrase file: " + passphrase.error().detail};
+    }
+    s.key_passphrase = std::move(*passphrase);
   }
   return s;
 }
