@@ -23,10 +23,9 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url, const 
   } else if (strcmp(url, "/metrics") == 0) {
     body = m->Render();
   } else if (strcmp(url, "/healthz") == 0) {
-    std::string why;
-    bool ok = m->Healthy(&why);
-    status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
-    body = ok ? "ok\n" : why + "\n";
+    Status health = m->Healthy();
+    status = health.ok() ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+    body = health.ok() ? "ok\n" : health.error().detail + "\n";
   } else {
     status = MHD_HTTP_NOT_FOUND;
     body = "try /metrics or /healthz\n";
@@ -69,10 +68,10 @@ void Metrics::SetHealth(bool healthy, const std::string& why) {
   health_reason_ = why;
 }
 
-bool Metrics::Healthy(std::string* why) const {
+Status Metrics::Healthy() const {
   std::lock_guard<std::mutex> lock(mu_);
-  *why = health_reason_;
-  return healthy_;
+  if (healthy_) return OkStatus();
+  return Error{Reason::kInternalError, health_reason_};
 }
 
 std::string Metrics::Render() const {

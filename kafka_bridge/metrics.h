@@ -44,7 +44,8 @@ class Metrics {
   void CountDeadLetter(std::string_view reason);
   void SetHealth(bool healthy, const std::string& why);
   std::string Render() const;
-  bool Healthy(std::string* why) const;
+  // Ok while consuming or receiving; otherwise why not.
+  Status Healthy() const;
 
   // Serves /metrics and /healthz on host:port; internal_error naming the
   // address if it cannot listen.

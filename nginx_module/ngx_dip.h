@@ -112,7 +112,7 @@ RequestCtx* GetCtx(ngx_http_request_t* r, bool create);
 ngx_int_t VerifyAccessHandler(ngx_http_request_t* r);
 // ngx_dip_answer.cc: the body as received (memory or temp file), up to
 // `limit` bytes; false when unreadable or larger.
-bool ReadRequestBody(ngx_http_request_t* r, size_t limit, std::string* out);
+Result<std::string> ReadRequestBody(ngx_http_request_t* r, size_t limit);
 // Answers a refused webhook the way the DIP expects (a StandardResponse,
 // 401/400 for the sender's faults, 503 + Retry-After for ours).
 ngx_int_t SendRefusal(ngx_http_request_t* r, LocConf* lcf, const Verdict& v,

@@ -61,11 +61,10 @@ std::string Body(ngx_http_request_t* r, LocConf* lcf, const Verdict& v,
   std::string_view code = dip::RecipientCodeFor(v.reason);
   std::string help = Help(v);
   std::string responder = ToStd(lcf->participant_id);
-  std::string body;
   size_t limit = lcf->max_body >= 0 ? static_cast<size_t>(lcf->max_body) : 1 << 20;
   Result<dip::MessageArray> messages = Error{Reason::kNotMessageArray, ""};
-  if (v.reason != Reason::kBodyTooLarge && ReadRequestBody(r, limit, &body)) {
-    messages = dip::MessageArray::Parse(body);
+  if (v.reason != Reason::kBodyTooLarge) {
+    if (auto body = ReadRequestBody(r, limit)) messages = dip::MessageArray::Parse(*body);
   }
   if (messages) {
     for (const dip::Message& m : messages->messages()) {
@@ -102,25 +101,30 @@ ngx_int_t AddHeader(ngx_http_request_t* r, const char* name, std::string_view va
 
 }  // namespace
 
-bool ReadRequestBody(ngx_http_request_t* r, size_t limit, std::string* out) {
-  out->clear();
-  if (r->request_body == nullptr) return true;
+Result<std::string> ReadRequestBody(ngx_http_request_t* r, size_t limit) {
+  std::string out;
+  if (r->request_body == nullptr) return out;
+  const Error too_large{Reason::kBodyTooLarge,
+                        "the request body is larger than " + std::to_string(limit) + " bytes"};
   for (ngx_chain_t* cl = r->request_body->bufs; cl != nullptr; cl = cl->next) {
     ngx_buf_t* b = cl->buf;
     if (ngx_buf_in_memory(b)) {
-      out->append(reinterpret_cast<const char*>(b->pos), static_cast<size_t>(b->last - b->pos));
+      out.append(reinterpret_cast<const char*>(b->pos), static_cast<size_t>(b->last - b->pos));
     } else if (b->in_file && b->file != nullptr) {
       off_t size = b->file_last - b->file_pos;
-      if (size < 0 || out->size() + static_cast<size_t>(size) > limit) return false;
-      size_t at = out->size();
-      out->resize(at + static_cast<size_t>(size));
-      ssize_t n = ngx_read_file(b->file, reinterpret_cast<u_char*>(&(*out)[at]),
+      if (size < 0) return Error{Reason::kInternalError, "a request body buffer has a negative size"};
+      if (out.size() + static_cast<size_t>(size) > limit) return too_large;
+      size_t at = out.size();
+      out.resize(at + static_cast<size_t>(size));
+      ssize_t n = ngx_read_file(b->file, reinterpret_cast<u_char*>(&out[at]),
                                 static_cast<size_t>(size), b->file_pos);
-      if (n != size) return false;
+      if (n != size) {
+        return Error{Reason::kInternalError, "cannot read the request body's temporary file"};
+      }
     }
-    if (out->size() > limit) return false;
+    if (out.size() > limit) return too_large;
   }
-  return true;
+  return out;
 }
 
 ngx_int_t SendRefusal(ngx_http_request_t* r, LocConf* lcf, const Verdict& v,

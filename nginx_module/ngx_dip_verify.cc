@@ -72,15 +72,15 @@ void SetVerdict(ngx_http_request_t* r, RequestCtx* ctx, Verdict verdict) {
 // dip_verify_schemas: every message of the (verified) body against the
 // schema of its interface and event code, all or nothing.
 void CheckSchema(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf, Verdict* v) {
-  std::string body;
   size_t limit = lcf->max_body >= 0 ? static_cast<size_t>(lcf->max_body) : SIZE_MAX;
-  if (!ReadRequestBody(r, limit, &body)) {
-    v->reason = Reason::kInternalError;
-    v->detail = "cannot read the request body for dip_verify_schemas";
+  auto body = ReadRequestBody(r, limit);
+  if (!body) {
+    v->reason = body.reason();
+    v->detail = "dip_verify_schemas: " + body.error().detail;
     return;
   }
   dip::SchemaVerdict sv;
-  auto array = dip::MessageArray::Parse(body);
+  auto array = dip::MessageArray::Parse(*body);
   if (!array) {
     sv.reason = array.reason();
     sv.detail = array.error().detail;
