@@ -26,19 +26,25 @@ struct HttpLoop::Transfer {
 };
 
 // A multi handle (its connection cache) and the transfers in it, all made
-// with one set of TLS settings. The transfers go before the multi.
+// with one set of TLS settings, and easy handles kept for reuse (set up
+// once: the TLS options and the callbacks; a request sets only its own).
+// The transfers and the idle handles go before the multi.
 struct HttpLoop::Pool {
   CURLM* multi = nullptr;
   TlsSettings tls;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers;
+  std::vector<CURL*> idle;
   ~Pool() {
     for (auto& [easy, t] : transfers) curl_multi_remove_handle(multi, easy);
     transfers.clear();
+    for (CURL* easy : idle) curl_easy_cleanup(easy);
     if (multi != nullptr) curl_multi_cleanup(multi);
   }
 };
 
 namespace {
+
+constexpr size_t kMaxIdleHandles = 1024;  // easy handles kept for reuse per pool
 
 size_t Collect(char* data, size_t size, size_t n, void* user) {
   auto* reply = static_cast<std::pair<std::string*, size_t>*>(user);
@@ -112,29 +118,34 @@ void HttpLoop::Add(Pool& pool, Request request, Done done) {
   t->request = std::move(request);
   t->done = std::move(done);
   t->max_answer = options_.max_answer;
-  t->easy = curl_easy_init();
-  if (t->easy == nullptr) {
-    t->reply.transport_error = true;
-    t->reply.error = "curl_easy_init failed";
-    active_ -= 1;
-    t->done(std::move(t->reply));
-    return;
+  if (!pool.idle.empty()) {
+    t->easy = pool.idle.back();
+    pool.idle.pop_back();
+  } else {
+    t->easy = curl_easy_init();
+    if (t->easy == nullptr) {
+      t->reply.transport_error = true;
+      t->reply.error = "curl_easy_init failed";
+      active_ -= 1;
+      t->done(std::move(t->reply));
+      return;
+    }
+    ApplyTls(t->easy, pool.tls);
+    curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, Collect);
+    curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, 1L);  // wait for a stream on an open connection
   }
   CURL* h = t->easy;
-  ApplyTls(h, pool.tls);
   t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
   t->headers = curl_slist_append(t->headers, "Expect:");
   for (const auto& [name, value] : t->request.headers) {
     t->headers = curl_slist_append(t->headers, (name + ": " + value).c_str());
   }
   curl_easy_setopt(h, CURLOPT_URL, t->request.url.c_str());
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->request.body.data());
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->request.body.size()));
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->error);
-  curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);  // wait for a stream on an open connection
   // Collect() writes into the reply through a pair kept in the transfer.
   t->sink = {&t->reply.body, t->max_answer};
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->sink);
@@ -173,6 +184,18 @@ void HttpLoop::Reap(Pool& pool) {
     long opened = 0;
     if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK) connections_ += opened;
     curl_multi_remove_handle(pool.multi, h);
+    // The handle goes back for the next request, pointing into nothing of
+    // this one; the transfer no longer owns it.
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, nullptr);
+    t->easy = nullptr;
+    if (pool.idle.size() < kMaxIdleHandles) {
+      pool.idle.push_back(h);
+    } else {
+      curl_easy_cleanup(h);
+    }
     active_ -= 1;
     t->done(std::move(reply));
   }
