@@ -5,13 +5,6 @@
 
 namespace dipgate::bridge {
 
-Outcome Classify(long status, bool transport_error) {
-  if (transport_error || status == 0) return Outcome::kRetry;
-  if (status >= 200 && status < 300) return Outcome::kDelivered;
-  if (status == 429 || status >= 500) return Outcome::kRetry;
-  return Outcome::kDeadLetter;
-}
-
 int64_t BackoffMs(const RetryPolicy& p, int attempt, double unit_random, int64_t retry_after_ms) {
   double base = static_cast<double>(p.initial_backoff_ms) *
                 std::pow(2.0, std::min(attempt - 1, 40));

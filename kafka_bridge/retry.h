@@ -10,15 +10,6 @@
 
 namespace dipgate::bridge {
 
-// How a delivery attempt ended.
-enum class Outcome {
-  kDelivered,   // 2xx
-  kRetry,       // connection error, timeout, 429, 5xx
-  kDeadLetter,  // 4xx other than 429 (and 401/403 after the secondary key)
-};
-
-Outcome Classify(long http_status, bool transport_error);
-
 // Wait before attempt number `attempt` + 1 (attempt >= 1 failed so far).
 // `unit_random` in [0, 1) picks the jitter; `retry_after_ms` < 0 if absent.
 int64_t BackoffMs(const RetryPolicy& policy, int attempt, double unit_random,

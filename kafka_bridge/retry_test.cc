@@ -5,19 +5,6 @@
 namespace dipgate::bridge {
 namespace {
 
-TEST(Retry, ClassifiesAnswers) {
-  EXPECT_EQ(Classify(200, false), Outcome::kDelivered);
-  EXPECT_EQ(Classify(202, false), Outcome::kDelivered);
-  EXPECT_EQ(Classify(0, true), Outcome::kRetry);
-  EXPECT_EQ(Classify(429, false), Outcome::kRetry);
-  EXPECT_EQ(Classify(500, false), Outcome::kRetry);
-  EXPECT_EQ(Classify(503, false), Outcome::kRetry);
-  EXPECT_EQ(Classify(400, false), Outcome::kDeadLetter);
-  EXPECT_EQ(Classify(401, false), Outcome::kDeadLetter);
-  EXPECT_EQ(Classify(404, false), Outcome::kDeadLetter);
-  EXPECT_EQ(Classify(301, false), Outcome::kDeadLetter);
-}
-
 TEST(Retry, ExponentialCappedWithJitter) {
   RetryPolicy p;
   p.initial_backoff_ms = 100;

@@ -28,6 +28,47 @@ struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
+// One request on `h` (set up with ApplyTls).
+Reply PerformOn(CURL* h, const std::string& method, const std::string& url,
+                const std::string& body, const HeaderList& headers, size_t max_answer) {
+  Reply reply;
+  curl_slist* raw = curl_slist_append(nullptr, "Content-Type: application/json");
+  raw = curl_slist_append(raw, "Expect:");
+  for (const auto& [name, value] : headers) raw = curl_slist_append(raw, (name + ": " + value).c_str());
+  std::unique_ptr<curl_slist, SlistDeleter> list(raw);
+  Sink sink{&reply.body, max_answer};
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "POST" || method == "PUT" || !body.empty()) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  } else {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+  CURLcode rc = curl_easy_perform(h);
+  // The handle outlives this call: no pointer into this frame stays in it.
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);
+  if (rc != CURLE_OK) {
+    reply.transport_error = true;
+    reply.error = error[0] ? error : curl_easy_strerror(rc);
+    return reply;
+  }
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
+  curl_off_t retry_after = 0;
+  if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
+    reply.retry_after_ms = static_cast<int64_t>(retry_after) * 1000;
+  }
+  return reply;
+}
+
 }  // namespace
 
 Result<TlsSettings> LoadTls(const TlsOptions& o) {
@@ -80,46 +121,6 @@ void ApplyTls(CURL* h, const TlsSettings& s) {
 }
 
 void InitHttp() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
-Reply PerformOn(CURL* h, const std::string& method, const std::string& url,
-                const std::string& body, const HeaderList& headers, size_t max_answer) {
-  Reply reply;
-  curl_slist* raw = curl_slist_append(nullptr, "Content-Type: application/json");
-  raw = curl_slist_append(raw, "Expect:");
-  for (const auto& [name, value] : headers) raw = curl_slist_append(raw, (name + ": " + value).c_str());
-  std::unique_ptr<curl_slist, SlistDeleter> list(raw);
-  Sink sink{&reply.body, max_answer};
-  char error[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method == "POST" || method == "PUT" || !body.empty()) {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  } else {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-  }
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
-  CURLcode rc = curl_easy_perform(h);
-  // The handle outlives this call: no pointer into this frame stays in it.
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);
-  if (rc != CURLE_OK) {
-    reply.transport_error = true;
-    reply.error = error[0] ? error : curl_easy_strerror(rc);
-    return reply;
-  }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
-  curl_off_t retry_after = 0;
-  if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
-    reply.retry_after_ms = static_cast<int64_t>(retry_after) * 1000;
-  }
-  return reply;
-}
 
 Reply Perform(const TlsSettings& tls, const std::string& method, const std::string& url,
               const std::string& body, const HeaderList& headers, size_t max_answer) {

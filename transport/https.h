@@ -1,7 +1,8 @@
 // HTTPS to the DIP with libcurl, shared by dipctl and the Kafka bridge:
 // mutual TLS (TLS 1.2 minimum, 1.3 on request), the DIP CA only (never the
 // system store), HTTP/2 when the server offers it; and one-shot requests
-// for the command line.
+// for the command line (the bridge's many requests in flight go through
+// transport/http_loop.h).
 #ifndef DIPGATE_TRANSPORT_HTTPS_H_
 #define DIPGATE_TRANSPORT_HTTPS_H_
 
@@ -53,11 +54,6 @@ struct Reply {
 
 // Call once before threads start (libcurl's global init is not thread-safe).
 void InitHttp();
-
-// One request on `handle` (set up with ApplyTls), which keeps its
-// connection open for the next: the bridge's workers each hold one.
-Reply PerformOn(CURL* handle, const std::string& method, const std::string& url,
-                const std::string& body, const HeaderList& headers, size_t max_answer);
 
 // One request on a fresh connection (dipctl). `body` is sent with POST
 // and PUT (even when empty) and with any method when not empty. Up to `max_answer` bytes of
