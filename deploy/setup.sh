@@ -25,22 +25,85 @@ PACKAGES=(
   wrk clang libclang-rt-14-dev
 )
 
+# Apache httpd, only as a test peer (tests/apache_fixture.h starts its own
+# instances): an endpoint that asks for the client certificate after the
+# handshake, as Azure-hosted DIP endpoints do. The system service must not
+# run: the package is installed with starts refused and left stopped.
+TEST_SERVICES=(apache2)
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
+  if ! installed "$p"; then missing+=("$p"); fi
 done
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
-fi
+missing_services=()
+for p in "${TEST_SERVICES[@]}"; do
+  if ! installed "$p"; then missing_services+=("$p"); fi
+done
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+if [ ${#missing[@]} -eq 0 ] && [ ${#missing_services[@]} -eq 0 ]; then
+  echo "setup: all $(( ${#PACKAGES[@]} + ${#TEST_SERVICES[@]} )) packages present"
+else
+  $SUDO apt-get update -qq
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Installs the test-only services with every service start refused: a
+# policy-rc.d that exits 101 ("action forbidden") for the install, then the
+# one that was there before (or none) put back, even if apt fails.
+POLICY=/usr/sbin/policy-rc.d
+POLICY_SAVED=""
+restore_policy() {
+  if [ -n "$POLICY_SAVED" ]; then
+    $SUDO mv -f "$POLICY_SAVED" "$POLICY"
+  else
+    $SUDO rm -f "$POLICY"
+  fi
+}
+if [ ${#missing_services[@]} -gt 0 ]; then
+  echo "setup: installing ${missing_services[*]} (test peers; service starts refused)"
+  if [ -e "$POLICY" ]; then
+    POLICY_SAVED="$POLICY.dipgate-saved"
+    $SUDO cp -p "$POLICY" "$POLICY_SAVED"
+  fi
+  trap restore_policy EXIT
+  printf '#!/bin/sh\n# dipgate setup.sh: no service starts while test peers install.\nexit 101\n' |
+    $SUDO tee "$POLICY" >/dev/null
+  $SUDO chmod 755 "$POLICY"
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing_services[@]}" >/dev/null
+  restore_policy
+  trap - EXIT
+fi
+
+# Left stopped and not started at boot, wherever it came from.
+for s in "${TEST_SERVICES[@]}"; do
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true
+  elif command -v update-rc.d >/dev/null && [ -e "/etc/init.d/$s" ]; then
+    $SUDO update-rc.d "$s" disable >/dev/null 2>&1 || true
+  fi
+done
+# The system service runs as `apache2 -k start` (apachectl); the tests'
+# own instances run in the foreground with their own -f and are left alone.
+SYSTEM_APACHE='^/usr/sbin/apache2 -k start'
+if pgrep -f "$SYSTEM_APACHE" >/dev/null; then
+  echo "setup: the system apache2 is running; stopping it (tests start their own)"
+  $SUDO apache2ctl stop >/dev/null 2>&1 || true
+  for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -f "$SYSTEM_APACHE" >/dev/null || break; sleep 0.5; done
+  if pgrep -f "$SYSTEM_APACHE" >/dev/null; then
+    echo "setup: the system apache2 still runs (pids $(pgrep -f "$SYSTEM_APACHE" | tr '\n' ' '))" >&2
+    exit 1
+  fi
+fi
 echo "setup: done"
