@@ -1,0 +1,289 @@
+// Transport against an endpoint that asks for the client certificate after
+// the handshake, as Azure-hosted DIP endpoints do (issue 17): Debian's
+// Apache httpd (tests/apache_fixture.h) in three modes, TLS 1.2
+// renegotiation, TLS 1.3 post-handshake auth and TLS 1.2 with HTTP/2
+// offered, each buffering 100 KB of body before the certificate.
+//
+// First the server's behaviour, shown with curl as the reference client (a
+// body over 100 KB on a fresh connection is refused unless it waits for
+// "Expect: 100-continue"), then each of our clients delivering 2 KB and
+// 200 KB bodies on fresh and reused connections, with the client
+// certificate on every request the server logged.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
+
+#include <memory>
+#include <sstream>
+
+#include "common/dip/message.h"
+#include "tests/apache_fixture.h"
+
+namespace dipgate {
+namespace {
+
+using testing::ApacheDip;
+using testing::ApacheMode;
+using testing::ApacheRequest;
+using testing::Describe;
+using testing::PkiFile;
+using testing::ReadFile;
+using testing::RunCommand;
+using testing::Runfile;
+using testing::Since;
+using testing::WriteFile;
+
+constexpr char kPath[] = "/dip-channel/IF-033";
+constexpr size_t kLarge = 200 * 1024;
+
+// The public IF-033 sample, `copies` times in one DIPMessageArray with
+// distinct senderUniqueReferences ending in `tag` and the copy's index.
+std::string Messages(const std::string& tag, int copies) {
+  rapidjson::Document sample;
+  sample.Parse(ReadFile(Runfile("tests/data/if-033-appointment-request.json")).c_str());
+  rapidjson::Document out(rapidjson::kArrayType);
+  for (int i = 0; i < copies; ++i) {
+    rapidjson::Value m(sample[0], out.GetAllocator());
+    std::string sur = "S-033-0123456789-SUP-20261201-" + tag + std::to_string(i);
+    rapidjson::Pointer("/payload/CommonBlock/S1/senderUniqueReference")
+        .Set(m, rapidjson::Value(sur.c_str(), out.GetAllocator()).Move(), out.GetAllocator());
+    out.PushBack(m, out.GetAllocator());
+  }
+  return dip::ToJson(out);
+}
+
+// The client certificate's subject as Apache writes it (RFC 2253 order).
+std::string ClientDn() {
+  auto r = RunCommand("openssl x509 -noout -subject -nameopt RFC2253 -in " +
+                      PkiFile("tls-client.pem"));
+  std::string s = r.output.substr(r.output.find('=') + 1);
+  s.erase(s.find_last_not_of("\n") + 1);
+  return s;
+}
+
+struct Transfer {
+  int status = 0;
+  int connects = 0;  // new connections this transfer opened
+  std::string http_version;
+};
+
+class AzureTransportTest : public ::testing::TestWithParam<ApacheMode> {
+ protected:
+  void SetUp() override {
+    dir_ = testing::NewTempDir("azure");
+    apache_ = std::make_unique<ApacheDip>(GetParam());
+    ASSERT_TRUE(apache_->started());
+    dn_ = ClientDn();
+    ASSERT_FALSE(dn_.empty());
+  }
+
+  // A body file of exactly `size` bytes (its content does not matter to
+  // Apache; the CGI script reads it whole).
+  std::string BodyFile(size_t size) {
+    std::string path = dir_ + "/body-" + std::to_string(size);
+    WriteFile(path, std::string(size, 'x'));
+    return path;
+  }
+
+  // One curl invocation posting each of `bodies` in turn on one connection
+  // where it can (curl reuses it), with `headers` (already quoted -H ...).
+  std::vector<Transfer> CurlPost(const std::vector<std::string>& bodies,
+                                 const std::string& headers = "") {
+    std::string cmd = "curl -sS --max-time 30";
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      if (i > 0) cmd += " --next";
+      cmd += " --cacert " + PkiFile("ca-bundle.pem") + " --cert " + PkiFile("tls-client.pem") +
+             " --key " + PkiFile("tls-client.key") + " " + headers +
+             " -H 'Content-Type: application/json' --data-binary @" + bodies[i] +
+             " -o /dev/null -w '%{http_code} %{num_connects} %{http_version}\\n' " +
+             apache_->url() + kPath;
+    }
+    auto r = RunCommand(cmd);
+    std::vector<Transfer> out;
+    std::istringstream in(r.output);
+    for (std::string line; std::getline(in, line);) {
+      Transfer t;
+      char version[16] = {0};
+      if (sscanf(line.c_str(), "%d %d %15s", &t.status, &t.connects, version) == 3) {
+        t.http_version = version;
+        out.push_back(t);
+      }
+    }
+    EXPECT_EQ(out.size(), bodies.size()) << cmd << "\n" << r.output;
+    return out;
+  }
+
+  // dipctl send of `body` (a DIPMessageArray), signed by the PKI's RSA signer,
+  // over mTLS with the PKI's TLS client certificate.
+  testing::CommandResult DipctlSend(const std::string& body, const std::string& extra = "") {
+    std::string file = dir_ + "/send-" + std::to_string(++sends_) + ".json";
+    WriteFile(file, body);
+    return RunCommand(Runfile("cli/dipctl") + " send --body " + file + " --url " +
+                      apache_->url() + " --cert " + PkiFile("signer-rsa.pem") + " --key " +
+                      PkiFile("signer-rsa.key") + " --server-ca " + PkiFile("ca-bundle.pem") +
+                      " --client-cert " + PkiFile("tls-client.pem") + " --client-key " +
+                      PkiFile("tls-client.key") + " --schemas " +
+                      Runfile("third_party/dip_api/schemas") + extra);
+  }
+
+  // Every request logged from `from` on: delivered (201) with the client
+  // certificate, except HTTP/2 requests refused with HTTP_1_1_REQUIRED
+  // (logged as 403 without a certificate) where HTTP/2 is offered.
+  void ExpectDeliveredWithCertificate(size_t from, size_t delivered) {
+    auto log = Since(apache_->Log(from + delivered), from);
+    size_t ok = 0;
+    for (const ApacheRequest& r : log) {
+      if (r.protocol == "HTTP/2.0" && GetParam() == ApacheMode::kTls12Http2Offered) {
+        EXPECT_EQ(r.status, 403) << Describe(log);
+        continue;
+      }
+      EXPECT_EQ(r.protocol, "HTTP/1.1") << Describe(log);
+      EXPECT_EQ(r.status, 201) << Describe(log);
+      EXPECT_EQ(r.client_dn, dn_) << Describe(log);
+      EXPECT_EQ(r.path, kPath) << Describe(log);
+      if (r.status == 201) ++ok;
+    }
+    EXPECT_EQ(ok, delivered) << Describe(log);
+  }
+
+  std::string TlsVersion() const {
+    return GetParam() == ApacheMode::kTls13PostHandshake ? "TLSv1.3" : "TLSv1.2";
+  }
+
+  std::string dir_;
+  std::string dn_;
+  int sends_ = 0;
+  std::unique_ptr<ApacheDip> apache_;
+};
+
+// The behaviour dipgate works around, as the reference client meets it: the
+// certificate is asked for after the request; a body that outruns it by more
+// than the 100 KB buffer is refused (413) on a connection without a
+// certificate, and delivered when it waits for "Expect: 100-continue".
+TEST_P(AzureTransportTest, TheServerRefusesALargeBodyThatOutrunsTheCertificate) {
+  std::string large = BodyFile(kLarge);
+  auto refused = CurlPost({large});
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].status, 413);
+  auto log = apache_->Log(1);
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log.back().status, 413) << Describe(log);
+  EXPECT_EQ(log.back().client_dn, "") << Describe(log);
+  EXPECT_EQ(log.back().tls, TlsVersion()) << Describe(log);
+  EXPECT_NE(apache_->ErrorLog().find("request body exceeds maximum size (102400) for SSL buffer"),
+            std::string::npos)
+      << apache_->ErrorLog();
+
+  size_t from = apache_->Log().size();
+  auto waited = CurlPost({large}, "-H 'Expect: 100-continue'");
+  ASSERT_EQ(waited.size(), 1u);
+  EXPECT_EQ(waited[0].status, 201);
+  ExpectDeliveredWithCertificate(from, 1);
+}
+
+// HTTP/2 offered: curl's HTTP/2 request is refused with HTTP_1_1_REQUIRED
+// and curl retries over HTTP/1.1 on a new connection.
+TEST_P(AzureTransportTest, AnHttp2RequestIsToldToUseHttp11) {
+  if (GetParam() != ApacheMode::kTls12Http2Offered) GTEST_SKIP() << "HTTP/2 not offered";
+  auto t = CurlPost({BodyFile(2048)});
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].status, 201);
+  EXPECT_EQ(t[0].http_version, "1.1");
+  EXPECT_EQ(t[0].connects, 2) << "one HTTP/2 connection refused, one HTTP/1.1";
+  auto log = apache_->Log(2);
+  ASSERT_EQ(log.size(), 2u) << Describe(log);
+  EXPECT_EQ(log[0].protocol, "HTTP/2.0");
+  EXPECT_EQ(log[0].status, 403);
+  EXPECT_EQ(log[1].protocol, "HTTP/1.1");
+  EXPECT_EQ(log[1].status, 201);
+  EXPECT_NE(log[0].connection, log[1].connection);
+}
+
+// curl, each body on a fresh connection: 2 KB with and without Expect;
+// 200 KB with Expect.
+TEST_P(AzureTransportTest, CurlDeliversOnFreshConnections) {
+  std::string small = BodyFile(2048), large = BodyFile(kLarge);
+  for (const auto& [body, headers] :
+       std::vector<std::pair<std::string, std::string>>{
+           {small, ""}, {small, "-H 'Expect: 100-continue'"},
+           {large, "-H 'Expect: 100-continue'"}}) {
+    size_t from = apache_->Log().size();
+    auto t = CurlPost({body}, headers);
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_EQ(t[0].status, 201) << body << " " << headers;
+    EXPECT_GE(t[0].connects, 1);
+    ExpectDeliveredWithCertificate(from, 1);
+    auto mine = Since(apache_->Log(), from);
+    EXPECT_EQ(mine.back().keepalive, 0) << Describe(mine);
+    EXPECT_EQ(mine.back().tls, TlsVersion()) << Describe(mine);
+  }
+}
+
+// curl, two URLs in one invocation: the second request reuses the
+// connection that already presented the certificate, so a 200 KB body needs
+// no Expect there.
+TEST_P(AzureTransportTest, CurlDeliversOnAReusedConnection) {
+  std::string small = BodyFile(2048), large = BodyFile(kLarge);
+  for (const auto& [bodies, headers] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{small, large}, ""}, {{large, large}, "-H 'Expect: 100-continue'"}}) {
+    size_t from = apache_->Log().size();
+    auto t = CurlPost(bodies, headers);
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_EQ(t[0].status, 201) << headers;
+    EXPECT_EQ(t[1].status, 201) << headers;
+    if (GetParam() != ApacheMode::kTls12Http2Offered) {  // (else see the log below)
+      EXPECT_EQ(t[1].connects, 0) << "the second request did not reuse the connection";
+    }
+    ExpectDeliveredWithCertificate(from, 2);
+    std::vector<ApacheRequest> mine;  // the HTTP/1.1 requests (HTTP/2 ones were refused)
+    for (const ApacheRequest& r : Since(apache_->Log(), from)) {
+      if (r.protocol == "HTTP/1.1") mine.push_back(r);
+    }
+    ASSERT_EQ(mine.size(), 2u) << Describe(Since(apache_->Log(), from));
+    const ApacheRequest& first = mine[mine.size() - 2];
+    const ApacheRequest& second = mine.back();
+    EXPECT_EQ(first.connection, second.connection) << Describe(mine);
+    EXPECT_EQ(second.keepalive, first.keepalive + 1) << Describe(mine);
+    EXPECT_EQ(second.content_length, static_cast<long>(bodies[1] == large ? kLarge : 2048));
+  }
+}
+
+// dipctl send: each call is a fresh connection. A 2 KB array and a 200 KB
+// one (100 messages) both delivered: at 64 KB and over dipctl sends
+// "Expect: 100-continue" (--expect-continue-bytes), so the body waits for
+// the certificate.
+TEST_P(AzureTransportTest, DipctlSendDelivers2KbAnd200KbOnFreshConnections) {
+  std::string small = Messages("a", 1), large = Messages("b", 100);
+  ASSERT_GT(large.size(), kLarge - 10 * 1024);
+  for (const std::string& body : {small, large}) {
+    size_t from = apache_->Log().size();
+    auto r = DipctlSend(body);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("HTTP 201"), std::string::npos) << r.output;
+    ExpectDeliveredWithCertificate(from, 1);
+    auto mine = Since(apache_->Log(), from);
+    ASSERT_FALSE(mine.empty());
+    EXPECT_GE(mine.back().content_length, static_cast<long>(body.size())) << Describe(mine);
+  }
+}
+
+// The same over HTTP/1.1 only (--no-http2): no HTTP/2 attempt at all.
+TEST_P(AzureTransportTest, DipctlSendWithoutHttp2Delivers200Kb) {
+  size_t from = apache_->Log().size();
+  auto r = DipctlSend(Messages("c", 100), " --no-http2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  ExpectDeliveredWithCertificate(from, 1);
+  for (const ApacheRequest& q : Since(apache_->Log(), from)) EXPECT_EQ(q.protocol, "HTTP/1.1");
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, AzureTransportTest,
+                         ::testing::Values(ApacheMode::kTls12Renegotiation,
+                                           ApacheMode::kTls13PostHandshake,
+                                           ApacheMode::kTls12Http2Offered),
+                         [](const ::testing::TestParamInfo<ApacheMode>& info) {
+                           return testing::ToString(info.param);
+                         });
+
+}  // namespace
+}  // namespace dipgate
