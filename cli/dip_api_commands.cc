@@ -36,6 +36,7 @@ const std::vector<std::string> kCallOptions = {
     "url",        "cert",        "key",        "passphrase-file", "pkcs12",
     "api-key",    "api-key-file", "server-ca", "client-cert",     "client-key",
     "client-key-passphrase-file", "tls-min",   "no-http2",        "timeout",
+    "expect-continue-bytes",
     "format",     "date"};
 const std::vector<std::string> kCallFlags = {"no-http2"};
 
@@ -181,6 +182,15 @@ int MakeCaller(const Args& args, Caller* c) {
   o.client_key_passphrase_file = args.Get("client-key-passphrase-file");
   o.min_version = args.Get("tls-min", "1.2");
   o.http2 = !args.Has("no-http2");
+  if (args.Has("expect-continue-bytes")) {
+    const std::string& v = args.Get("expect-continue-bytes");
+    char* end = nullptr;
+    long long n = strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || n < 0) {
+      return Usage("--expect-continue-bytes must be a number of bytes (0: never)");
+    }
+    o.expect_continue_bytes = static_cast<size_t>(n);
+  }
   if (args.Has("timeout")) {
     long s = atol(args.Get("timeout").c_str());
     if (s <= 0) return Usage("--timeout must be a positive number of seconds");

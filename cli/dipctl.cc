@@ -69,6 +69,7 @@ the DIP's API (docs/dip-api.md):
 call:      --url https://dip.example identity [--api-key KEY | --api-key-file FILE]
            --server-ca FILE [--client-cert FILE --client-key FILE
            [--client-key-passphrase-file FILE]] [--tls-min 1.2|1.3] [--no-http2]
+           [--expect-continue-bytes N]
            [--timeout SECONDS] [--format text|json] [--schemas DIR]
            DATETIME is as the DIP writes it: 2026-11-30T00:00:00+00:00. Schemas come
            from --schemas, $DIPGATE_SCHEMAS or /usr/share/dipgate/schemas.

@@ -147,7 +147,7 @@ bool ParseInbound(Reader& rd, const Value& doc, InboundConfig* in) {
 constexpr const char* kOutboundKeys[] = {
     "routes", "identities", "tls", "api_key", "retry", "dead_letter_topic", "dip_base_url",
     "receipts_topic", "schemas", "batch", "ordering", "max_in_flight", "max_buffered_messages",
-    "signing_threads", "max_connections"};
+    "signing_threads", "max_connections", "expect_continue_bytes"};
 
 // A bridge that only receives webhooks: the outbound keys have no meaning.
 bool NoOutboundKeys(Reader& rd, const Value& doc) {
@@ -301,7 +301,8 @@ bool ParseTls(Reader& rd, const Value& doc, Config* c) {
     return rd.Fail("tls.ca", "is required for https routes (the DIP CA; the system store is "
                              "never used)");
   }
-  return rd.Bool(doc, "http2", "", &c->http2);
+  return rd.Bool(doc, "http2", "", &c->http2) &&
+         rd.Int(doc, "expect_continue_bytes", "", &c->expect_continue_bytes, 0, 1 << 30);
 }
 
 bool ParseApiKey(Reader& rd, const Value& doc, Config* c) {

@@ -102,7 +102,8 @@ struct Config {
   int max_in_flight = 64;            // records taken and not yet done (all partitions)
   int max_buffered_messages = 1000;  // fetched, not done; shared by the assigned partitions
   int signing_threads = 0;           // 0: one per core
-  int max_connections = 8;           // per DIP host: HTTP/1.1 concurrency, HTTP/2 connections
+  int max_connections = 64;          // per DIP host: HTTP/1.1 needs one per POST in flight
+  int64_t expect_continue_bytes = 65536;  // POST bodies this large wait for 100 Continue (0: never)
   std::string metrics_listen = "127.0.0.1:9464";
   int64_t shutdown_timeout_ms = 15000;
   bool http2 = true;

@@ -32,6 +32,7 @@ Result<std::shared_ptr<const Identities>> LoadIdentities(const Config& config) {
   o.http2 = config.http2;
   o.connect_timeout_ms = static_cast<long>(config.connect_timeout_ms);
   o.request_timeout_ms = static_cast<long>(config.request_timeout_ms);
+  o.expect_continue_bytes = static_cast<size_t>(config.expect_continue_bytes);
   auto tls = transport::LoadTls(o);
   if (!tls) return Error{tls.error().reason, "tls: " + tls.error().detail};
   ids->tls = std::move(*tls);

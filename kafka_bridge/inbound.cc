@@ -24,6 +24,7 @@
 #include "common/verifier.h"
 #include "kafka_bridge/duplicates.h"
 #include "kafka_bridge/log.h"
+#include "kafka_bridge/producer.h"
 
 namespace dipgate::bridge {
 namespace {
@@ -40,33 +41,6 @@ struct Batch {
   std::string error;
 };
 
-struct RecordCtx {
-  std::shared_ptr<Batch> batch;
-  std::string transaction_id;  // recorded as in Kafka once acknowledged
-  bool replay = false;
-};
-
-class Reports : public RdKafka::DeliveryReportCb {
- public:
-  explicit Reports(DuplicateWindow* duplicates) : duplicates_(duplicates) {}
-  void dr_cb(RdKafka::Message& m) override {
-    std::unique_ptr<RecordCtx> ctx(static_cast<RecordCtx*>(m.msg_opaque()));
-    if (!ctx) return;
-    if (m.err() == RdKafka::ERR_NO_ERROR && !ctx->replay) {
-      duplicates_->Record(ctx->transaction_id, WallClockMillis());
-    }
-    std::lock_guard<std::mutex> lock(ctx->batch->mu);
-    if (m.err() != RdKafka::ERR_NO_ERROR) {
-      ++ctx->batch->failed;
-      if (ctx->batch->error.empty()) ctx->batch->error = m.errstr();
-    }
-    --ctx->batch->pending;
-    ctx->batch->cv.notify_all();
-  }
-
- private:
-  DuplicateWindow* duplicates_;
-};
 
 struct Answer {
   unsigned int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -101,8 +75,7 @@ struct Inbound::Impl {
   InboundConfig config;
   Metrics* metrics = nullptr;
   DuplicateWindow duplicates;
-  Reports reports{&duplicates};
-  std::unique_ptr<RdKafka::Producer> producer;
+  std::unique_ptr<KafkaProducer> producer;  // its reports are served by `poller`
   std::shared_ptr<const dip::SchemaSet> schemas;
   std::unique_ptr<Verifier> verifier;  // inbound.verify; guarded by verify_mu
   std::mutex verify_mu;
@@ -272,28 +245,39 @@ struct Inbound::Impl {
         LogEvent("info", "inbound_duplicate", Field("transactionID", e.transaction_id));
         continue;
       }
-      std::unique_ptr<RdKafka::Headers> h(RdKafka::Headers::create());
-      h->add("dip.transactionID", e.transaction_id);
-      h->add("dip.publicationID", e.publication_id);
-      h->add("dip.replayIndicator", replay ? "true" : "false");
-      h->add("dip.interfaceID", e.interface_id);
-      h->add("dip.eventCode", e.event_code);
-      h->add("dip.senderUniqueReference", e.sender_unique_reference);
-      if (!signer.empty()) h->add("dip.signer", signer);
-      if (!mpo.empty()) h->add("dip.mpo", mpo);
-      std::string value = dip::ToJson(*m.payload);
-      std::string key = KeyFor(e);
-      std::string topic = TopicFor(e);
-      auto ctx = std::make_unique<RecordCtx>(RecordCtx{batch, e.transaction_id, replay});
+      OutRecord record;
+      record.topic = TopicFor(e);
+      record.key = KeyFor(e);
+      record.value = dip::ToJson(*m.payload);
+      record.headers = {{"dip.transactionID", e.transaction_id},
+                        {"dip.publicationID", e.publication_id},
+                        {"dip.replayIndicator", replay ? "true" : "false"},
+                        {"dip.interfaceID", e.interface_id},
+                        {"dip.eventCode", e.event_code},
+                        {"dip.senderUniqueReference", e.sender_unique_reference}};
+      if (!signer.empty()) record.headers.emplace_back("dip.signer", signer);
+      if (!mpo.empty()) record.headers.emplace_back("dip.mpo", mpo);
       {
         std::lock_guard<std::mutex> lock(batch->mu);
         ++batch->pending;
       }
+      // Runs on the poller once Kafka answered; the batch outlives the
+      // webhook, which may have given up waiting.
+      auto acked = [this, batch, transaction_id = e.transaction_id, replay](RdKafka::ErrorCode err) {
+        if (err == RdKafka::ERR_NO_ERROR && !replay) {
+          duplicates.Record(transaction_id, WallClockMillis());
+        }
+        std::lock_guard<std::mutex> lock(batch->mu);
+        if (err != RdKafka::ERR_NO_ERROR) {
+          ++batch->failed;
+          if (batch->error.empty()) batch->error = RdKafka::err2str(err);
+        }
+        --batch->pending;
+        batch->cv.notify_all();
+      };
       RdKafka::ErrorCode rc;
       for (;;) {
-        rc = producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                               value.data(), value.size(), key.empty() ? nullptr : key.data(),
-                               key.size(), 0, h.get(), ctx.get());
+        rc = producer->Produce(record, acked);
         if (rc != RdKafka::ERR__QUEUE_FULL || Clock::now() > deadline) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the poller drains
       }
@@ -304,8 +288,6 @@ struct Inbound::Impl {
         if (batch->error.empty()) batch->error = RdKafka::err2str(rc);
         break;  // the whole webhook is answered 503 and retried
       }
-      h.release();    // librdkafka owns the headers now
-      ctx.release();  // and the delivery report deletes the context
       if (replay) metrics->inbound_replays += 1;
     }
     std::unique_lock<std::mutex> lock(batch->mu);
@@ -440,27 +422,15 @@ struct Inbound::Impl {
   }
 
   Status CreateProducer(const std::map<std::string, std::string>& kafka) {
-    std::string err;
-    std::unique_ptr<RdKafka::Conf> pc(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     std::map<std::string, std::string> props = ProducerProperties(kafka);
-    props["enable.idempotence"] = "true";
-    props["acks"] = "all";
     // A record not acknowledged in time fails, rather than landing after the
     // webhook was answered 503 (its retry would then be a duplicate).
     props["message.timeout.ms"] = std::to_string(config.produce_timeout_ms);
-    for (const auto& [k, v] : props) {
-      if (pc->set(k, v, err) != RdKafka::Conf::CONF_OK) {
-        return Error{Reason::kInternalError, "config: kafka." + k + " (inbound producer): " + err};
-      }
-    }
-    if (pc->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&reports), err) !=
-        RdKafka::Conf::CONF_OK) {
-      return Error{Reason::kInternalError, "dr_cb: " + err};
-    }
-    producer.reset(RdKafka::Producer::create(pc.get(), err));
-    if (!producer) return Error{Reason::kInternalError, "Kafka producer (inbound): " + err};
+    auto made = KafkaProducer::Create(std::move(props), "inbound");
+    if (!made) return made.error();
+    producer = std::move(*made);
     poller = std::thread([this] {
-      while (!stop.load()) producer->poll(50);
+      while (!stop.load()) producer->Poll(50);
     });
     return OkStatus();
   }
@@ -471,7 +441,7 @@ struct Inbound::Impl {
       close(unix_fd);
       unlink(config.listen.substr(5).c_str());
     }
-    if (producer) producer->flush(5000);
+    if (producer) producer->Flush(5000);
     stop.store(true);
     if (poller.joinable()) poller.join();
   }

@@ -109,6 +109,10 @@ std::string Metrics::Render() const {
   gauge("dipgate_bridge_buffered", "Messages fetched and not yet delivered.", buffered);
   gauge("dipgate_bridge_buffered_peak", "Most messages ever buffered at once.", buffered_peak);
   gauge("dipgate_bridge_lag", "Messages behind the end of the assigned partitions.", lag);
+  gauge("dipgate_bridge_http1_fallback",
+        "1 once the DIP answered HTTP/2 requests over HTTP/1.1 (no HTTP/2, or HTTP_1_1_REQUIRED): "
+        "POSTs go over HTTP/1.1 keep-alive connections from then on.",
+        http1_fallback);
   gauge("dipgate_bridge_paused", "Partitions paused for back-pressure (over their share of "
         "max_buffered_messages).", paused);
   gauge("dipgate_bridge_certificate_days_to_expiry",

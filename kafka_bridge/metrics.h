@@ -29,7 +29,7 @@ class Metrics {
   std::atomic<uint64_t> posts{0}, batch_splits{0}, dip_duplicates{0}, receipts{0},
       api_key_fallbacks{0};
   std::atomic<int64_t> in_flight{0}, requests_in_flight{0}, buffered{0}, buffered_peak{0},
-      lag{0}, paused{0};
+      lag{0}, paused{0}, http1_fallback{0};
   std::atomic<int64_t> certificate_days_to_expiry{0};
   // inbound (webhooks -> Kafka)
   std::atomic<uint64_t> webhooks_received{0}, webhooks_accepted{0}, webhooks_refused{0},

@@ -86,7 +86,9 @@ TEST(PartitionLedger, RandomisedHistoryKeepsTheRules) {
         if (!got) continue;
         const std::string& key = key_of.at(*got);
         ASSERT_TRUE(keys_in_flight.insert(key).second) << "key " << key << " in flight twice";
-        if (last_taken.count(key)) ASSERT_LT(last_taken[key], *got) << "key " << key << " reordered";
+        if (last_taken.count(key)) {
+          ASSERT_LT(last_taken[key], *got) << "key " << key << " reordered";
+        }
         last_taken[key] = *got;
         taken_now.insert(*got);
         ++handed_out;

@@ -808,6 +808,17 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
     metrics->abandoned += 1;
   }
 
+  // Said once: the DIP answers over HTTP/1.1 (no HTTP/2, or a server that
+  // asks for the client certificate by renegotiation and refuses HTTP/2
+  // with HTTP_1_1_REQUIRED); POSTs go over HTTP/1.1 from then on.
+  void NoticeHttp1() {
+    if (metrics->http1_fallback != 0 || http->http1_fallbacks() == 0) return;
+    metrics->http1_fallback = 1;
+    LogEvent("warn", "http1_fallback",
+             Field("why", "HTTP/2 asked, the DIP answered over HTTP/1.1; POSTs use HTTP/1.1 "
+                          "keep-alive connections from now on (up to max_connections)"));
+  }
+
   // ---- commits and lag
 
   void Commit(const std::vector<Partition>& which) {
@@ -983,6 +994,7 @@ int Outbound::Run(std::atomic<bool>& stop, std::atomic<bool>& reload) {
     if (Clock::now() - last_commit > std::chrono::milliseconds(kCommitEveryMs)) {
       o.Commit(o.All());
       o.UpdateLag();
+      o.NoticeHttp1();
       last_commit = Clock::now();
     }
   }

@@ -283,10 +283,16 @@ TEST_F(BridgeTest, DeliversEverythingInOrderAndStopsCleanly) {
   }
   EXPECT_NE(metrics.body.find("dipgate_bridge_delivered_total 120"), std::string::npos)
       << metrics.body;
+  // The sandbox speaks HTTP/1.1 only: the bridge asked for HTTP/2, noticed,
+  // and says so once.
+  EXPECT_NE(metrics.body.find("\ndipgate_bridge_http1_fallback 1"), std::string::npos);
   EXPECT_EQ(testing::Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/healthz").status, 200);
   EXPECT_EQ(bridge.Stop(SIGTERM), 0);
   std::string log = ReadFile(dir_ + "/bridge.log");
   EXPECT_NE(log.find("\"event\":\"stopped\""), std::string::npos) << log.substr(0, 2000);
+  size_t fallback = log.find("\"event\":\"http1_fallback\"");
+  EXPECT_NE(fallback, std::string::npos);
+  EXPECT_EQ(log.find("\"event\":\"http1_fallback\"", fallback + 1), std::string::npos) << "said twice";
   CheckHistory(sent);
   for (const Record& r : Delivered(record_)) EXPECT_EQ(r.api_key, "primary-key");
   // Offsets were committed: a new bridge in the group delivers nothing again.
@@ -469,6 +475,7 @@ TEST_F(BridgeTest, DeliversOverHttp2ToNginx) {
     if (std::count(log.begin(), log.end(), '\n') >= 20) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  EXPECT_EQ(Metric("dipgate_bridge_http1_fallback"), 0);
   EXPECT_EQ(bridge.Stop(SIGTERM), 0);
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 20) << log;
   std::istringstream lines(log);

@@ -32,6 +32,7 @@ struct HttpLoop::Transfer {
 struct HttpLoop::Pool {
   CURLM* multi = nullptr;
   TlsSettings tls;
+  bool http1 = false;  // the server answered HTTP/2 requests over HTTP/1.1
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers;
   std::vector<CURL*> idle;
   ~Pool() {
@@ -136,8 +137,11 @@ void HttpLoop::Add(Pool& pool, Request request, Done done) {
     curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, 1L);  // wait for a stream on an open connection
   }
   CURL* h = t->easy;
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, pool.tls.options.http2 && !pool.http1
+                                                ? CURL_HTTP_VERSION_2TLS
+                                                : CURL_HTTP_VERSION_1_1);
   t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  t->headers = curl_slist_append(t->headers, "Expect:");
+  t->headers = curl_slist_append(t->headers, ExpectHeader(pool.tls.options, t->request.body.size()));
   for (const auto& [name, value] : t->request.headers) {
     t->headers = curl_slist_append(t->headers, (name + ": " + value).c_str());
   }
@@ -175,6 +179,13 @@ void HttpLoop::Reap(Pool& pool) {
       reply.error = t->error[0] ? t->error : curl_easy_strerror(msg->data.result);
     } else {
       curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
+      long version = 0;
+      if (pool.tls.options.http2 && !pool.http1 &&
+          curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
+          version == CURL_HTTP_VERSION_1_1) {
+        pool.http1 = true;
+        http1_fallbacks_ = 1;
+      }
       curl_off_t retry_after = 0;
       if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
           retry_after > 0) {
@@ -211,7 +222,10 @@ void HttpLoop::Run() {
       if (next_tls_) {
         auto pool = NewPool(options_, std::move(*next_tls_));
         next_tls_.reset();
-        if (pool) pools_.push_back(std::move(*pool));  // else: keep the old one
+        if (pool) {
+          (*pool)->http1 = pools_.back()->http1;  // the same server
+          pools_.push_back(std::move(*pool));
+        }  // else: keep the old one
       }
     }
     for (auto& [request, done] : incoming) Add(*pools_.back(), std::move(request), std::move(done));

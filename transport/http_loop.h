@@ -28,8 +28,10 @@ namespace dipgate::transport {
 
 struct LoopOptions {
   TlsSettings tls;
-  long max_host_connections = 8;  // per host: HTTP/1.1 concurrency, HTTP/2 connections
-  size_t max_answer = 4096;       // bytes of each answer kept
+  // Connections per host at most: HTTP/2 multiplexes on few, HTTP/1.1 needs
+  // one per request in flight.
+  long max_host_connections = 64;
+  size_t max_answer = 4096;  // bytes of each answer kept
 };
 
 struct Request {
@@ -62,6 +64,12 @@ class HttpLoop {
   int64_t active() const { return active_.load(); }
   // Connections opened so far (reused ones counted once).
   int64_t connections_opened() const { return connections_.load(); }
+  // HTTP/2 was asked for and the server answered over HTTP/1.1 (it offers
+  // no HTTP/2, or refused it with HTTP_1_1_REQUIRED, as a server does that
+  // asks for the client certificate by TLS 1.2 renegotiation): from then on
+  // requests go over HTTP/1.1, on a pool of keep-alive connections, and no
+  // longer try HTTP/2 first. 1 once that happened.
+  int64_t http1_fallbacks() const { return http1_fallbacks_.load(); }
 
  private:
   struct Transfer;
@@ -80,7 +88,7 @@ class HttpLoop {
   // Loop thread only. pools_.back() takes new requests; older ones (made
   // before a Reconfigure) drain and close.
   std::vector<std::unique_ptr<Pool>> pools_;
-  std::atomic<int64_t> active_{0}, connections_{0};
+  std::atomic<int64_t> active_{0}, connections_{0}, http1_fallbacks_{0};
   int wake_read_ = -1, wake_write_ = -1;  // Post() writes a byte: the loop's poll returns
   std::thread thread_;  // last: started after everything above exists
 };

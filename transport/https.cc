@@ -29,11 +29,11 @@ struct SlistDeleter {
 };
 
 // One request on `h` (set up with ApplyTls).
-Reply PerformOn(CURL* h, const std::string& method, const std::string& url,
+Reply PerformOn(CURL* h, const char* expect, const std::string& method, const std::string& url,
                 const std::string& body, const HeaderList& headers, size_t max_answer) {
   Reply reply;
   curl_slist* raw = curl_slist_append(nullptr, "Content-Type: application/json");
-  raw = curl_slist_append(raw, "Expect:");
+  raw = curl_slist_append(raw, expect);
   for (const auto& [name, value] : headers) raw = curl_slist_append(raw, (name + ": " + value).c_str());
   std::unique_ptr<curl_slist, SlistDeleter> list(raw);
   Sink sink{&reply.body, max_answer};
@@ -98,6 +98,11 @@ Result<TlsSettings> LoadTls(const TlsOptions& o) {
   return s;
 }
 
+const char* ExpectHeader(const TlsOptions& o, size_t size) {
+  return o.expect_continue_bytes > 0 && size >= o.expect_continue_bytes ? "Expect: 100-continue"
+                                                                          : "Expect:";
+}
+
 void ApplyTls(CURL* h, const TlsSettings& s) {
   const TlsOptions& o = s.options;
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -117,6 +122,7 @@ void ApplyTls(CURL* h, const TlsSettings& s) {
   }
   if (!s.key_passphrase.empty()) curl_easy_setopt(h, CURLOPT_KEYPASSWD, s.key_passphrase.c_str());
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, kExpectContinueTimeoutMs);
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 }
 
@@ -132,7 +138,8 @@ Reply Perform(const TlsSettings& tls, const std::string& method, const std::stri
     return reply;
   }
   ApplyTls(curl.get(), tls);
-  return PerformOn(curl.get(), method, url, body, headers, max_answer);
+  return PerformOn(curl.get(), ExpectHeader(tls.options, body.size()), method, url, body, headers,
+                   max_answer);
 }
 
 }  // namespace dipgate::transport

@@ -25,7 +25,23 @@ struct TlsOptions {
   bool http2 = true;
   long connect_timeout_ms = 10000;
   long request_timeout_ms = 30000;
+  // Bodies of at least this many bytes are sent with "Expect: 100-continue"
+  // (0: never). A server that asks for the client certificate after the
+  // handshake (Azure: TLS 1.2 renegotiation, TLS 1.3 post-handshake auth)
+  // buffers a body that arrives before the certificate only up to ~100 KB
+  // and refuses a larger one (403/413); with Expect the body waits for the
+  // server's 100 Continue, sent once the certificate is in.
+  size_t expect_continue_bytes = 65536;
 };
+
+// How long a request with "Expect: 100-continue" waits for the server's
+// 100 Continue before sending its body anyway.
+constexpr long kExpectContinueTimeoutMs = 1000;
+
+// The Expect header for a body of `size` bytes: "Expect: 100-continue" at or
+// above the threshold, else "Expect:" (none; libcurl would add its own for
+// bodies over 1 MB).
+const char* ExpectHeader(const TlsOptions& options, size_t size);
 
 // Options checked and files read once, at start.
 struct TlsSettings {
