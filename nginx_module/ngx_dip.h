@@ -41,6 +41,9 @@ struct MainConf {
   // dip_verify_schemas directories loaded so far, shared by the locations
   // that name the same one.
   std::map<std::string, std::shared_ptr<const dip::SchemaSet>>* schema_sets;
+  // The proxy module's upstream configuration of every location that signs
+  // (ngx_http_upstream_conf_t*), for TLS 1.3 post-handshake auth.
+  ngx_array_t* signing_upstreams;
 };
 
 // The directives that decide a location's trust store, kept together so that
@@ -125,6 +128,12 @@ ReplayStore* ReplayStoreFor(ngx_pool_t* pool, ngx_shm_zone_t* zone);
 // ngx_dip_sign.cc
 ngx_int_t SignAccessHandler(ngx_http_request_t* r);
 ngx_int_t SignBodyStep(ngx_http_request_t* r, RequestCtx* ctx, bool last);
+// At merge time, for a location that signs: remembers its proxy upstream.
+ngx_int_t RecordSigningUpstream(ngx_conf_t* cf, MainConf* mcf);
+// At postconfiguration, when every proxy_pass has its TLS context: enables
+// TLS 1.3 post-handshake auth on those of the locations that sign; installs
+// the header filter that explains refusals of large signed bodies.
+ngx_int_t SignPostConfiguration(ngx_conf_t* cf, MainConf* mcf);
 // ngx_dip_module.cc
 ngx_int_t HashBody(RequestCtx* ctx, ngx_chain_t* in, bool* last);
 // ngx_dip_variables.cc

@@ -231,7 +231,9 @@ void* CreateMainConf(ngx_conf_t* cf) {
   mcf->signers = PoolOwned<std::map<std::string, RequestSigner, std::less<>>>(cf->pool);
   mcf->schema_sets =
       PoolOwned<std::map<std::string, std::shared_ptr<const dip::SchemaSet>>>(cf->pool);
-  if (mcf->identities == nullptr || mcf->signers == nullptr || mcf->schema_sets == nullptr) {
+  mcf->signing_upstreams = ngx_array_create(cf->pool, 4, sizeof(ngx_http_upstream_conf_t*));
+  if (mcf->identities == nullptr || mcf->signers == nullptr || mcf->schema_sets == nullptr ||
+      mcf->signing_upstreams == nullptr) {
     return nullptr;
   }
   mcf->proxy_host_index = NGX_ERROR;
@@ -322,6 +324,11 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
                        "\"dip_verify\" and \"dip_sign\" cannot both be on in one location: "
                        "verify inbound webhooks and sign outbound requests in separate locations");
     return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (conf->sign != nullptr) {
+    auto* mcf =
+        static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_dip_module));
+    if (RecordSigningUpstream(cf, mcf) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
   }
   if (!conf->verify) return NGX_CONF_OK;
   if (CheckReplayZone(cf, conf->replay_zone) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
@@ -509,7 +516,8 @@ ngx_int_t PostConfiguration(ngx_conf_t* cf) {
   auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_dip_module));
   ngx_str_t proxy_host = ngx_string("proxy_host");
   mcf->proxy_host_index = ngx_http_get_variable_index(cf, &proxy_host);
-  return mcf->proxy_host_index == NGX_ERROR ? NGX_ERROR : NGX_OK;
+  if (mcf->proxy_host_index == NGX_ERROR) return NGX_ERROR;
+  return SignPostConfiguration(cf, mcf);
 }
 
 }  // namespace

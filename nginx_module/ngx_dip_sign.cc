@@ -11,8 +11,17 @@
 #include "common/headers.h"
 #include "nginx_module/ngx_dip.h"
 
+extern "C" ngx_module_t ngx_http_proxy_module;
+
 namespace dipgate::nginx {
 namespace {
+
+// Above this many body bytes, a refusal from an endpoint that asks for the
+// client certificate after the handshake is most likely its renegotiation
+// buffer (about 100 KB on Azure, SSLRenegBufferSize in Apache httpd).
+constexpr off_t kLargeBody = 64 * 1024;
+
+ngx_http_output_header_filter_pt next_header_filter;
 
 ngx_int_t Fail(ngx_http_request_t* r, RequestCtx* ctx, const std::string& why) {
   if (ctx->sign_status != nullptr) *ctx->sign_status = why;
@@ -128,6 +137,35 @@ ngx_int_t GuardedCreateRequest(ngx_http_request_t* r) {
                           [&] { return CreateRequest(r); });
 }
 
+// A large signed body refused by the upstream is explained, never a silent
+// 413: nginx sends the whole body right after the headers (it has no
+// "Expect: 100-continue" upstream), so an endpoint that asks for the client
+// certificate after the handshake refuses a body larger than what it
+// buffers meanwhile on a connection that has not shown the certificate yet.
+ngx_int_t HeaderFilter(ngx_http_request_t* r) {
+  RequestCtx* ctx = r == r->main ? GetCtx(r, false) : nullptr;
+  ngx_uint_t status = r->headers_out.status;
+  if (ctx != nullptr && ctx->sign_enabled && r->upstream != nullptr &&
+      r->upstream->ssl && (status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE ||
+                           status == NGX_HTTP_FORBIDDEN) &&
+      ctx->body_bytes > kLargeBody) {
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "%supstream answered %ui to a %O-byte signed body: an endpoint that asks for "
+                  "the TLS client certificate after the handshake (TLS 1.2 renegotiation, TLS "
+                  "1.3 post-handshake auth; Azure-hosted DIP endpoints) holds only about 100 KB "
+                  "of body until the certificate arrives, and nginx cannot make the body wait "
+                  "for it; send bodies over 100 KB through dipgate-bridge or dipctl send, which "
+                  "do (docs/nginx.md)",
+                  kSignLog, status, ctx->body_bytes);
+  }
+  return next_header_filter(r);
+}
+
+ngx_int_t GuardedHeaderFilter(ngx_http_request_t* r) {
+  return Guard<ngx_int_t>(r->connection->log, "dip_sign header filter", NGX_ERROR,
+                          [&] { return HeaderFilter(r); });
+}
+
 }  // namespace
 
 ngx_int_t SignAccessHandler(ngx_http_request_t* r) {
@@ -178,6 +216,46 @@ ngx_int_t SignBodyStep(ngx_http_request_t* r, RequestCtx* ctx, bool last) {
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
   }
   *ctx->content_hash = ctx->hasher->Finish();
+  return NGX_OK;
+}
+
+}  // namespace dipgate::nginx
+
+namespace dipgate::nginx {
+
+// The proxy module's location configuration (ngx_http_proxy_loc_conf_t) is
+// private to ngx_http_proxy_module.c, but its first member is
+// `ngx_http_upstream_conf_t upstream` (nginx 1.22 and every release before
+// and since), whose `ssl` holds the SSL_CTX that proxy_pass https:// builds
+// in the proxy's merge. During a merge, cf->ctx holds the location being
+// merged, as the proxy module's own merge relies on.
+ngx_int_t RecordSigningUpstream(ngx_conf_t* cf, MainConf* mcf) {
+  auto* upstream = static_cast<ngx_http_upstream_conf_t*>(
+      ngx_http_conf_get_module_loc_conf(cf, ngx_http_proxy_module));
+  if (upstream == nullptr) return NGX_OK;
+  auto** slot = static_cast<ngx_http_upstream_conf_t**>(ngx_array_push(mcf->signing_upstreams));
+  if (slot == nullptr) return NGX_ERROR;
+  *slot = upstream;
+  return NGX_OK;
+}
+
+// Runs after every module's merge, so the TLS contexts of proxy_pass
+// https:// exist whichever order the modules were loaded in. OpenSSL offers
+// no SSL_CONF command for post-handshake auth (proxy_ssl_conf_command cannot
+// do it): it is SSL_CTX_set_post_handshake_auth, before any handshake. A
+// context shared with a location that does not sign gets it too; that only
+// lets its server ask for the certificate proxy_ssl_certificate names.
+ngx_int_t SignPostConfiguration(ngx_conf_t* cf, MainConf* mcf) {
+  auto** upstreams = static_cast<ngx_http_upstream_conf_t**>(mcf->signing_upstreams->elts);
+  for (ngx_uint_t i = 0; i < mcf->signing_upstreams->nelts; ++i) {
+    ngx_ssl_t* ssl = upstreams[i]->ssl;
+    if (ssl != nullptr && ssl->ctx != nullptr) {
+      SSL_CTX_set_post_handshake_auth(ssl->ctx, 1);
+    }
+  }
+  (void)cf;
+  next_header_filter = ngx_http_top_header_filter;
+  ngx_http_top_header_filter = GuardedHeaderFilter;
   return NGX_OK;
 }
 

@@ -277,6 +277,114 @@ TEST_P(AzureTransportTest, DipctlSendWithoutHttp2Delivers200Kb) {
   for (const ApacheRequest& q : Since(apache_->Log(), from)) EXPECT_EQ(q.protocol, "HTTP/1.1");
 }
 
+// nginx dip_sign proxying to the endpoint (stock Debian nginx, the module
+// loaded). `/dip-channel/` signs; `/unsigned/` proxies the same way without
+// dip_sign and without keep-alive (a fresh connection each time), to show
+// what stock nginx does.
+class NginxSignToAzureTest : public AzureTransportTest {
+ protected:
+  void SetUp() override {
+    AzureTransportTest::SetUp();
+    if (HasFatalFailure()) return;
+    port_ = testing::FreePort();
+    std::string tls = "      proxy_http_version 1.1;\n"
+                      "      proxy_set_header Connection \"\";\n"
+                      "      proxy_ssl_certificate " + PkiFile("tls-client.pem") + ";\n"
+                      "      proxy_ssl_certificate_key " + PkiFile("tls-client.key") + ";\n"
+                      "      proxy_ssl_trusted_certificate " + PkiFile("ca-bundle.pem") + ";\n"
+                      "      proxy_ssl_verify on;\n"
+                      "      proxy_ssl_name localhost;\n"
+                      // nginx 1.22 offers TLS 1.3 upstream only when told.
+                      "      proxy_ssl_protocols TLSv1.2 TLSv1.3;\n";
+    nginx_ = std::make_unique<testing::Nginx>(
+        "  dip_sign_identity mp-rsa certificate=" + PkiFile("signer-rsa.pem") + " key=" +
+        PkiFile("signer-rsa.key") + ";\n"
+        "  upstream dip {\n    server 127.0.0.1:" + std::to_string(apache_->port()) + ";\n"
+        "    keepalive 4;\n  }\n"
+        "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + ";\n"
+        "    client_max_body_size 10m;\n"
+        "    location /dip-channel/ {\n      dip_sign mp-rsa;\n"
+        "      proxy_pass https://dip;\n" + tls + "    }\n"
+        "    location /unsigned/ {\n"
+        "      proxy_pass https://127.0.0.1:" + std::to_string(apache_->port()) +
+        "/dip-channel/;\n" + tls + "    }\n"
+        "  }\n");
+    ASSERT_TRUE(nginx_->started()) << nginx_->start_output();
+  }
+
+  int Post(const std::string& path, const std::string& body) {
+    std::string file = dir_ + "/nginx-body-" + std::to_string(++sends_);
+    WriteFile(file, body);
+    auto h = testing::Curl("-H 'Content-Type: application/json' --data-binary @" + file +
+                           " http://127.0.0.1:" + std::to_string(port_) + path);
+    return h.status;
+  }
+
+  int port_ = 0;
+  std::unique_ptr<testing::Nginx> nginx_;
+};
+
+// 2 KB signed and delivered with the certificate in every mode: under TLS
+// 1.3 because the module enables post-handshake auth on the proxy's TLS
+// context; the same proxy without dip_sign (stock nginx) gets 403 there.
+TEST_P(NginxSignToAzureTest, SignedSmallBodiesAreDeliveredWithTheCertificate) {
+  for (int i = 0; i < 2; ++i) {
+    size_t from = apache_->Log().size();
+    EXPECT_EQ(Post("/dip-channel/IF-033", Messages("n" + std::to_string(i), 1)), 201)
+        << nginx_->ErrorLog() << apache_->ErrorLog();
+    ExpectDeliveredWithCertificate(from, 1);
+  }
+  size_t from = apache_->Log().size();
+  int unsigned_status = Post("/unsigned/IF-033", Messages("u", 1));
+  auto log = Since(apache_->Log(from + 1), from);
+  ASSERT_EQ(log.size(), 1u);
+  if (GetParam() == ApacheMode::kTls13PostHandshake) {
+    EXPECT_EQ(unsigned_status, 403) << "stock nginx has no post-handshake auth";
+    EXPECT_EQ(log[0].client_dn, "") << Describe(log);
+  } else {
+    EXPECT_EQ(unsigned_status, 201);
+    EXPECT_EQ(log[0].client_dn, dn_) << Describe(log);
+  }
+}
+
+// 200 KB: on a fresh upstream connection the endpoint refuses it (nginx
+// sends the body before the certificate is asked for, and cannot make it
+// wait); the error log says why and where to send such bodies. On a
+// keep-alive connection that already presented the certificate it is
+// delivered.
+TEST_P(NginxSignToAzureTest, ALargeSignedBodyOnAFreshConnectionIsRefusedAndExplained) {
+  std::string large = Messages("L", 100);
+  size_t from = apache_->Log().size();
+  EXPECT_EQ(Post("/dip-channel/IF-033", large), 413);
+  auto log = Since(apache_->Log(from + 1), from);
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log.back().status, 413) << Describe(log);
+  EXPECT_EQ(log.back().keepalive, 0) << Describe(log);
+  std::string warning = "dip_sign: upstream answered 413 to a " + std::to_string(large.size()) +
+                        "-byte signed body";
+  EXPECT_NE(nginx_->ErrorLog().find(warning), std::string::npos) << nginx_->ErrorLog();
+  EXPECT_NE(nginx_->ErrorLog().find("send bodies over 100 KB through dipgate-bridge or dipctl"),
+            std::string::npos);
+
+  // A small request opens a connection that shows the certificate; the
+  // large one then goes on it.
+  from = apache_->Log().size();
+  EXPECT_EQ(Post("/dip-channel/IF-033", Messages("w", 1)), 201);
+  EXPECT_EQ(Post("/dip-channel/IF-033", Messages("W", 100)), 201);
+  ExpectDeliveredWithCertificate(from, 2);
+  log = Since(apache_->Log(), from);
+  ASSERT_GE(log.size(), 2u);
+  EXPECT_EQ(log[log.size() - 2].connection, log.back().connection) << Describe(log);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, NginxSignToAzureTest,
+                         ::testing::Values(ApacheMode::kTls12Renegotiation,
+                                           ApacheMode::kTls13PostHandshake,
+                                           ApacheMode::kTls12Http2Offered),
+                         [](const ::testing::TestParamInfo<ApacheMode>& info) {
+                           return testing::ToString(info.param);
+                         });
+
 INSTANTIATE_TEST_SUITE_P(Modes, AzureTransportTest,
                          ::testing::Values(ApacheMode::kTls12Renegotiation,
                                            ApacheMode::kTls13PostHandshake,
