@@ -16,6 +16,10 @@
 # >= 0.7 of the signing ceiling; --latency 0 --batch 1 at <= 1.3 signatures
 # of CPU per message.
 #
+# Environment: DIPGATE_BENCH_HTTP2=false (HTTP/1.1), DIPGATE_BENCH_EXPECT=0
+# (no "Expect: 100-continue" for large POSTs; default 65536 bytes),
+# DIPGATE_BENCH_SIGNER=signer-ec (P-256 instead of RSA-2048).
+#
 # --soak: the memory soak. Produce the backlog (e.g. --messages 1000000),
 # run the bridge against it for SECONDS and print its RSS every 10 s with
 # delivered, buffered and lag: RSS must stay bounded however large the
@@ -111,7 +115,8 @@ cat > "$W/bridge.json" <<JSON
   "max_buffered_messages": $(( IN_FLIGHT * 4 > 2000 ? IN_FLIGHT * 4 : 2000 )),
   "max_connections": 64,
   "metrics_listen": "127.0.0.1:$METRICS",
-  "http2": ${DIPGATE_BENCH_HTTP2:-true}
+  "http2": ${DIPGATE_BENCH_HTTP2:-true},
+  "expect_continue_bytes": ${DIPGATE_BENCH_EXPECT:-65536}
 }
 JSON
 echo "producing $N messages ($(wc -c < tests/data/if-033-appointment-request.json) bytes each) over $KEYS keys to $PARTITIONS partitions"

@@ -197,6 +197,26 @@ class BridgeTest : public testing::KafkaTest {
     return sent;
   }
 
+  // `n` messages (wrapped), each its own key, number `poison` made
+  // schema-invalid: an MPANCore of 2 digits (DT-002 wants 13).
+  std::map<std::string, std::vector<int>> ProduceWithPoison(
+      int n, int poison, int32_t partition = RdKafka::Topic::PARTITION_UA) {
+    Producer p(broker_->bootstrap());
+    std::map<std::string, std::vector<int>> sent;
+    for (int i = 0; i < n; ++i) {
+      std::string key = "k" + std::to_string(i);
+      std::string value = Message(key, i, true);
+      if (i == poison) {
+        size_t at = value.find("\"MPANCore\":\"") + 12;
+        value.replace(at, 13, "12");
+      }
+      p.Send(topic_, key, value, partition);
+      sent[key].push_back(i);
+    }
+    p.Flush();
+    return sent;
+  }
+
   bool WaitDelivered(size_t n, int timeout_ms) {
     for (int waited = 0; waited < timeout_ms; waited += 100) {
       std::set<std::pair<std::string, int>> unique;
@@ -585,19 +605,7 @@ TEST_F(BridgeTest, CommitsOnlyTheContiguousPrefix) {
 // until that message is alone, dead-letters only it with the DIP's code, and
 // delivers the other 59.
 TEST_F(BridgeTest, BatchSplitIsolatesOnePoisonMessage) {
-  Producer p(broker_->bootstrap());
-  std::map<std::string, std::vector<int>> sent;
-  for (int i = 0; i < 60; ++i) {
-    std::string key = "k" + std::to_string(i);
-    std::string value = Message(key, i, true);
-    if (i == 30) {
-      size_t at = value.find("\"MPANCore\":\"") + 12;
-      value.replace(at, 13, "12");  // DT-002: 13 digits
-    }
-    p.Send(topic_, key, value, 0);
-    sent[key].push_back(i);
-  }
-  p.Flush();
+  auto sent = ProduceWithPoison(60, 30, /*partition=*/0);
   BridgeProcess bridge(Config(R"(, "batch": {"max_messages": 20, "linger_ms": 300},
       "max_in_flight": 60, "max_buffered_messages": 200)"), dir_ + "/bridge.log");
   ASSERT_TRUE(WaitDelivered(59, 60000)) << Tail(dir_ + "/bridge.log");
@@ -625,19 +633,7 @@ TEST_F(BridgeTest, BatchSplitIsolatesOnePoisonMessage) {
 // delivered message gets a receipt with the DIP's transactionID.
 TEST_F(BridgeTest, SchemaDeadLetterAndReceipts) {
   std::string receipts = topic_ + "-receipts";
-  Producer p(broker_->bootstrap());
-  std::map<std::string, std::vector<int>> sent;
-  for (int i = 0; i < 6; ++i) {
-    std::string key = "k" + std::to_string(i);
-    std::string value = Message(key, i, true);
-    if (i == 3) {
-      size_t at = value.find("\"MPANCore\":\"") + 12;
-      value.replace(at, 13, "12");
-    }
-    p.Send(topic_, key, value);
-    sent[key].push_back(i);
-  }
-  p.Flush();
+  auto sent = ProduceWithPoison(6, 3);
   BridgeProcess bridge(Config(R"(, "schemas": ")" + Runfile("third_party/dip_api/schemas") +
                               R"(", "receipts_topic": ")" + receipts + "\""),
                        dir_ + "/bridge.log");

@@ -32,7 +32,13 @@ struct HttpLoop::Transfer {
 struct HttpLoop::Pool {
   CURLM* multi = nullptr;
   TlsSettings tls;
-  bool http1 = false;  // the server answered HTTP/2 requests over HTTP/1.1
+  // What the server answered with so far. HTTP/2 asked and HTTP/1.1
+  // answered: pinned to HTTP/1.1. "Expect: 100-continue" is for HTTP/1.1
+  // (a server asking for the certificate after the handshake cannot do so
+  // under HTTP/2, which forbids renegotiation and post-handshake auth) and
+  // costs a full expect timeout with some HTTP/2 servers (nginx sends no
+  // 100 Continue there): once HTTP/2 answered, no Expect.
+  enum class Protocol { kUnknown, kHttp2, kHttp1 } protocol = Protocol::kUnknown;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers;
   std::vector<CURL*> idle;
   ~Pool() {
@@ -137,11 +143,14 @@ void HttpLoop::Add(Pool& pool, Request request, Done done) {
     curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, 1L);  // wait for a stream on an open connection
   }
   CURL* h = t->easy;
-  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, pool.tls.options.http2 && !pool.http1
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, pool.tls.options.http2 && pool.protocol != Pool::Protocol::kHttp1
                                                 ? CURL_HTTP_VERSION_2TLS
                                                 : CURL_HTTP_VERSION_1_1);
   t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  t->headers = curl_slist_append(t->headers, ExpectHeader(pool.tls.options, t->request.body.size()));
+  t->headers = curl_slist_append(
+      t->headers, pool.protocol == Pool::Protocol::kHttp2
+                      ? "Expect:"
+                      : ExpectHeader(pool.tls.options, t->request.body.size()));
   for (const auto& [name, value] : t->request.headers) {
     t->headers = curl_slist_append(t->headers, (name + ": " + value).c_str());
   }
@@ -180,11 +189,14 @@ void HttpLoop::Reap(Pool& pool) {
     } else {
       curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
       long version = 0;
-      if (pool.tls.options.http2 && !pool.http1 &&
-          curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
-          version == CURL_HTTP_VERSION_1_1) {
-        pool.http1 = true;
-        http1_fallbacks_ = 1;
+      if (pool.protocol == Pool::Protocol::kUnknown &&
+          curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version) == CURLE_OK) {
+        if (version == CURL_HTTP_VERSION_2_0) {
+          pool.protocol = Pool::Protocol::kHttp2;
+        } else if (version == CURL_HTTP_VERSION_1_1 || version == CURL_HTTP_VERSION_1_0) {
+          pool.protocol = Pool::Protocol::kHttp1;
+          if (pool.tls.options.http2) http1_fallbacks_ = 1;
+        }
       }
       curl_off_t retry_after = 0;
       if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
@@ -223,7 +235,7 @@ void HttpLoop::Run() {
         auto pool = NewPool(options_, std::move(*next_tls_));
         next_tls_.reset();
         if (pool) {
-          (*pool)->http1 = pools_.back()->http1;  // the same server
+          (*pool)->protocol = pools_.back()->protocol;  // the same server
           pools_.push_back(std::move(*pool));
         }  // else: keep the old one
       }
