@@ -32,6 +32,7 @@ using testing::Runfile;
 using testing::WriteFile;
 using testing::Broker;
 using testing::BridgeProcess;
+using testing::Producer;
 using testing::ReadTopic;
 using testing::Tail;
 
@@ -64,33 +65,6 @@ std::pair<std::string, int> KeyAndSeq(const std::string& reference) {
   size_t x = tail.rfind('x');
   return {tail.substr(0, x), atoi(tail.c_str() + x + 1)};
 }
-
-class Producer {
- public:
-  explicit Producer(const std::string& bootstrap) {
-    std::string err;
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    conf->set("bootstrap.servers", bootstrap, err);
-    conf->set("enable.idempotence", "true", err);
-    p_.reset(RdKafka::Producer::create(conf.get(), err));
-  }
-  // To `partition`, or by key when PARTITION_UA.
-  void Send(const std::string& topic, const std::string& key, const std::string& value,
-            int32_t partition = RdKafka::Topic::PARTITION_UA) {
-    for (;;) {
-      auto rc = p_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
-                            const_cast<char*>(value.data()), value.size(),
-                            key.empty() ? nullptr : key.data(), key.size(), 0, nullptr, nullptr);
-      if (rc != RdKafka::ERR__QUEUE_FULL) break;
-      p_->poll(10);
-    }
-    p_->poll(0);
-  }
-  void Flush() { ASSERT_EQ(p_->flush(30000), RdKafka::ERR_NO_ERROR); }
-
- private:
-  std::unique_ptr<RdKafka::Producer> p_;
-};
 
 // One message the sandbox accepted (a line of its --record file holds a
 // POST; a batch holds several).

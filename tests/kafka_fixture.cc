@@ -36,6 +36,34 @@ std::vector<KafkaRecord> ReadTopic(const std::string& bootstrap, const std::stri
   return out;
 }
 
+Producer::Producer(const std::string& bootstrap) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", bootstrap, err);
+  conf->set("enable.idempotence", "true", err);
+  p_.reset(RdKafka::Producer::create(conf.get(), err));
+  EXPECT_NE(p_, nullptr) << err;
+}
+
+Producer::~Producer() = default;
+
+void Producer::Send(const std::string& topic, const std::string& key, const std::string& value,
+                    int32_t partition) {
+  for (;;) {
+    auto rc = p_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                          const_cast<char*>(value.data()), value.size(),
+                          key.empty() ? nullptr : key.data(), key.size(), 0, nullptr, nullptr);
+    if (rc != RdKafka::ERR__QUEUE_FULL) {
+      EXPECT_EQ(rc, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(rc);
+      break;
+    }
+    p_->poll(10);
+  }
+  p_->poll(0);
+}
+
+void Producer::Flush() { EXPECT_EQ(p_->flush(30000), RdKafka::ERR_NO_ERROR); }
+
 std::string Tail(const std::string& path) {
   std::string log = ReadFile(path);
   return log.size() > 4000 ? log.substr(log.size() - 4000) : log;

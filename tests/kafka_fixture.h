@@ -11,10 +11,15 @@
 #include <unistd.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "tests/nginx_fixture.h"
+
+namespace RdKafka {
+class Producer;
+}
 
 namespace dipgate::testing {
 
@@ -86,6 +91,21 @@ struct KafkaRecord {
   std::string key;
   std::string value;
   std::map<std::string, std::string> headers;
+};
+
+// An idempotent producer for test records.
+class Producer {
+ public:
+  explicit Producer(const std::string& bootstrap);
+  ~Producer();
+  // To `partition`, or by key when PARTITION_UA (-1).
+  void Send(const std::string& topic, const std::string& key, const std::string& value,
+            int32_t partition = -1);
+  // Waits until every record is stored (a test failure otherwise).
+  void Flush();
+
+ private:
+  std::unique_ptr<RdKafka::Producer> p_;
 };
 
 // Up to `want` records of `topic` from its beginning, waiting up to
