@@ -705,6 +705,64 @@ TEST_F(BridgeTest, RateLimitHoldsTheWholeChannel) {
   EXPECT_EQ(early, 0) << "POSTs went on while the channel was told to wait:\n" << why.str();
 }
 
+// Back-pressure pauses only the partitions over their share of the buffer.
+// Partition 0 holds one key (its records go one at a time, so its buffer
+// stays full); partitions 1 and 2 hold many keys and drain at once: they are
+// delivered, and resumed, while partition 0 stays paused.
+TEST_F(BridgeTest, BackPressurePausesOnlyThePartitionOverItsShare) {
+  StartSandbox({"--latency", "20"});
+  Producer p(broker_->bootstrap());
+  std::map<std::string, std::vector<int>> sent;
+  for (int i = 0; i < 450; ++i) {
+    int32_t partition = i % 3;
+    // A key lives in one partition (Kafka orders within a partition only).
+    std::string key =
+        partition == 0 ? "slow" : "p" + std::to_string(partition) + "k" + std::to_string(i % 50);
+    p.Send(topic_, key, Message(key, i, true), partition);
+    sent[key].push_back(i);
+  }
+  p.Flush();
+  BridgeProcess bridge(Config(R"(, "max_in_flight": 30, "max_buffered_messages": 60,
+      "max_connections": 30)"), dir_ + "/bridge.log");
+  // The many-key partitions are through while the one-key partition is not.
+  size_t others = 0, slow = 0;
+  for (int i = 0; i < 1200 && others < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::set<std::pair<std::string, int>> seen;
+    for (const Record& r : Delivered(record_)) seen.insert({r.key, r.seq});
+    others = slow = 0;
+    for (const auto& [key, seq] : seen) ++(key == "slow" ? slow : others);
+  }
+  EXPECT_EQ(others, 300u) << Tail(dir_ + "/bridge.log");
+  EXPECT_LT(slow, 150u) << "the one-key partition finished first: nothing to show";
+  ASSERT_TRUE(WaitDelivered(450, 120000)) << Tail(dir_ + "/bridge.log");
+  EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+  CheckHistory(sent);
+  // Partitions pause and resume each on their own: while partition 0 stays
+  // paused, the others are resumed (with one shared pause they would all
+  // resume together, when partition 0 had drained).
+  std::istringstream log(ReadFile(dir_ + "/bridge.log"));
+  bool held = false;
+  int pauses = 0, others_resumed_meanwhile = 0;
+  for (std::string line; std::getline(log, line);) {
+    bool paused = line.find("\"event\":\"paused\"") != std::string::npos;
+    bool resumed = line.find("\"event\":\"resumed\"") != std::string::npos;
+    if (!paused && !resumed) continue;
+    bool zero = line.find("\"partition\":0,") != std::string::npos;
+    if (zero) {
+      held = paused;
+      pauses += paused ? 1 : 0;
+    } else if (resumed && held) {
+      ++others_resumed_meanwhile;
+    }
+  }
+  EXPECT_GT(pauses, 0) << "the one-key partition never filled its share";
+  EXPECT_GT(others_resumed_meanwhile, 0) << Tail(dir_ + "/bridge.log");
+  std::cout << "delivered from the many-key partitions first: " << others
+            << ", from the one-key partition by then: " << slow << "; partition 0 paused "
+            << pauses << " times, others resumed meanwhile " << others_resumed_meanwhile << "\n";
+}
+
 TEST(BridgeConfig, CheckReportsTheKey) {
   std::string dir = testing::NewTempDir("bridgecfg");
   WriteFile(dir + "/c.json", "{\"kafka\": {\"bootstrap.servers\": \"x\"}}");
