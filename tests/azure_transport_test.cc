@@ -164,9 +164,14 @@ class AzureTransportTest : public ::testing::TestWithParam<ApacheMode> {
 // certificate is asked for after the request; a body that outruns it by more
 // than the 100 KB buffer is refused (413) on a connection without a
 // certificate, and delivered when it waits for "Expect: 100-continue".
+//
+// Large bodies go over HTTP/1.1 (--http1.1), as dipgate sends them: with
+// HTTP/2 offered, a large body already on its way over HTTP/2 is sometimes
+// answered 403 instead of HTTP_1_1_REQUIRED, and no client retries that
+// (seen in about one run in three).
 TEST_P(AzureTransportTest, TheServerRefusesALargeBodyThatOutrunsTheCertificate) {
   std::string large = BodyFile(kLarge);
-  auto refused = CurlPost({large});
+  auto refused = CurlPost({large}, "--http1.1");
   ASSERT_EQ(refused.size(), 1u);
   EXPECT_EQ(refused[0].status, 413);
   auto log = apache_->Log(1);
@@ -179,7 +184,7 @@ TEST_P(AzureTransportTest, TheServerRefusesALargeBodyThatOutrunsTheCertificate) 
       << apache_->ErrorLog();
 
   size_t from = apache_->Log().size();
-  auto waited = CurlPost({large}, "-H 'Expect: 100-continue'");
+  auto waited = CurlPost({large}, "--http1.1 -H 'Expect: 100-continue'");
   ASSERT_EQ(waited.size(), 1u);
   EXPECT_EQ(waited[0].status, 201);
   ExpectDeliveredWithCertificate(from, 1);
@@ -189,22 +194,30 @@ TEST_P(AzureTransportTest, TheServerRefusesALargeBodyThatOutrunsTheCertificate) 
 // and curl retries over HTTP/1.1 on a new connection.
 TEST_P(AzureTransportTest, AnHttp2RequestEndsOnHttp11) {
   // curl asks for HTTP/2 (ALPN h2) on every mode. Where the server offers
-  // it, the request needing the certificate is refused with
-  // HTTP_1_1_REQUIRED and curl goes on over HTTP/1.1 on a second
-  // connection; elsewhere ALPN settles on HTTP/1.1 at once.
+  // it, the request needing the certificate is refused over HTTP/2: usually
+  // with HTTP_1_1_REQUIRED, which curl follows over HTTP/1.1 on a second
+  // connection; sometimes Apache answers 403 instead, which curl does not
+  // follow (dipgate does: the bridge and dipctl tests below). Elsewhere ALPN
+  // settles on HTTP/1.1 at once.
   auto t = CurlPost({BodyFile(2048)}, "--http2");
   ASSERT_EQ(t.size(), 1u);
+  bool offered = GetParam() == ApacheMode::kTls12Http2Offered;
+  auto log = apache_->Log(1);
+  ASSERT_FALSE(log.empty());
+  if (offered) {
+    EXPECT_EQ(log[0].protocol, "HTTP/2.0") << Describe(log);
+    EXPECT_EQ(log[0].status, 403) << Describe(log);
+    EXPECT_EQ(log[0].client_dn, "") << Describe(log);
+    if (t[0].status == 403) return;  // the plain 403: nothing more to see
+    log = apache_->Log(2);
+    ASSERT_EQ(log.size(), 2u) << Describe(log);
+    EXPECT_EQ(t[0].connects, 2);
+    EXPECT_NE(log[0].connection, log[1].connection);
+  } else {
+    EXPECT_EQ(t[0].connects, 1);
+  }
   EXPECT_EQ(t[0].status, 201);
   EXPECT_EQ(t[0].http_version, "1.1");
-  bool offered = GetParam() == ApacheMode::kTls12Http2Offered;
-  EXPECT_EQ(t[0].connects, offered ? 2 : 1);
-  auto log = apache_->Log(offered ? 2 : 1);
-  ASSERT_EQ(log.size(), offered ? 2u : 1u) << Describe(log);
-  if (offered) {
-    EXPECT_EQ(log[0].protocol, "HTTP/2.0");
-    EXPECT_EQ(log[0].status, 403);
-    EXPECT_NE(log[0].connection, log[1].connection);
-  }
   EXPECT_EQ(log.back().protocol, "HTTP/1.1");
   EXPECT_EQ(log.back().status, 201);
   EXPECT_EQ(log.back().client_dn, dn_);
@@ -216,8 +229,8 @@ TEST_P(AzureTransportTest, CurlDeliversOnFreshConnections) {
   std::string small = BodyFile(2048), large = BodyFile(kLarge);
   for (const auto& [body, headers] :
        std::vector<std::pair<std::string, std::string>>{
-           {small, ""}, {small, "-H 'Expect: 100-continue'"},
-           {large, "-H 'Expect: 100-continue'"}}) {
+           {small, "--http1.1"}, {small, "--http1.1 -H 'Expect: 100-continue'"},
+           {large, "--http1.1 -H 'Expect: 100-continue'"}}) {
     size_t from = apache_->Log().size();
     auto t = CurlPost({body}, headers);
     ASSERT_EQ(t.size(), 1u);
@@ -230,22 +243,20 @@ TEST_P(AzureTransportTest, CurlDeliversOnFreshConnections) {
   }
 }
 
-// curl, two URLs in one invocation: the second request reuses the
-// connection that already presented the certificate, so a 200 KB body needs
-// no Expect there.
+// curl, two URLs in one invocation over HTTP/1.1: the second request reuses
+// the connection that already presented the certificate, so a 200 KB body
+// needs no Expect there.
 TEST_P(AzureTransportTest, CurlDeliversOnAReusedConnection) {
   std::string small = BodyFile(2048), large = BodyFile(kLarge);
   for (const auto& [bodies, headers] :
        std::vector<std::pair<std::vector<std::string>, std::string>>{
-           {{small, large}, ""}, {{large, large}, "-H 'Expect: 100-continue'"}}) {
+           {{small, large}, "--http1.1"}, {{large, large}, "--http1.1 -H 'Expect: 100-continue'"}}) {
     size_t from = apache_->Log().size();
     auto t = CurlPost(bodies, headers);
     ASSERT_EQ(t.size(), 2u);
     EXPECT_EQ(t[0].status, 201) << headers;
     EXPECT_EQ(t[1].status, 201) << headers;
-    if (GetParam() != ApacheMode::kTls12Http2Offered) {  // (else see the log below)
-      EXPECT_EQ(t[1].connects, 0) << "the second request did not reuse the connection";
-    }
+    EXPECT_EQ(t[1].connects, 0) << "the second request did not reuse the connection";
     ExpectDeliveredWithCertificate(from, 2);
     std::vector<ApacheRequest> mine;  // the HTTP/1.1 requests (HTTP/2 ones were refused)
     for (const ApacheRequest& r : Since(apache_->Log(), from)) {

@@ -18,6 +18,7 @@ struct HttpLoop::Transfer {
   Reply reply;
   size_t max_answer = 0;
   std::pair<std::string*, size_t> sink;  // Collect()'s view of reply.body and its limit
+  bool learns_protocol = false;  // HTTP/2 asked: its answer says what the server speaks
   char error[CURL_ERROR_SIZE] = {0};
   ~Transfer() {
     if (easy != nullptr) curl_easy_cleanup(easy);
@@ -35,9 +36,13 @@ struct HttpLoop::Pool {
   // What the server answered with so far. HTTP/2 asked and HTTP/1.1
   // answered: pinned to HTTP/1.1. "Expect: 100-continue" is for HTTP/1.1
   // (a server asking for the certificate after the handshake cannot do so
-  // under HTTP/2, which forbids renegotiation and post-handshake auth) and
-  // costs a full expect timeout with some HTTP/2 servers (nginx sends no
-  // 100 Continue there): once HTTP/2 answered, no Expect.
+  // under HTTP/2, which forbids renegotiation and post-handshake auth; such
+  // a server refuses HTTP/2 with HTTP_1_1_REQUIRED, and with a large body
+  // on the way it may answer 403 instead) and costs a full expect timeout
+  // with some HTTP/2 servers (nginx sends no 100 Continue there): once
+  // HTTP/2 answered, large bodies go over it without Expect; before that
+  // is known, a large body goes over HTTP/1.1 with Expect, and does not
+  // decide the protocol.
   enum class Protocol { kUnknown, kHttp2, kHttp1 } protocol = Protocol::kUnknown;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers;
   std::vector<CURL*> idle;
@@ -143,17 +148,12 @@ void HttpLoop::Add(Pool& pool, Request request, Done done) {
     curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, 1L);  // wait for a stream on an open connection
   }
   CURL* h = t->easy;
-  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, pool.tls.options.http2 && pool.protocol != Pool::Protocol::kHttp1
-                                                ? CURL_HTTP_VERSION_2TLS
-                                                : CURL_HTTP_VERSION_1_1);
-  t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  t->headers = curl_slist_append(
-      t->headers, pool.protocol == Pool::Protocol::kHttp2
-                      ? "Expect:"
-                      : ExpectHeader(pool.tls.options, t->request.body.size()));
-  for (const auto& [name, value] : t->request.headers) {
-    t->headers = curl_slist_append(t->headers, (name + ": " + value).c_str());
-  }
+  const TlsOptions& o = pool.tls.options;
+  bool large = o.expect_continue_bytes > 0 && t->request.body.size() >= o.expect_continue_bytes;
+  bool http2 = o.http2 && (pool.protocol == Pool::Protocol::kHttp2 ||
+                           (pool.protocol == Pool::Protocol::kUnknown && !large));
+  t->learns_protocol = o.http2 && pool.protocol == Pool::Protocol::kUnknown && http2;
+  SetVersion(*t, o, http2);
   curl_easy_setopt(h, CURLOPT_URL, t->request.url.c_str());
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->request.body.data());
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->request.body.size()));
@@ -169,6 +169,36 @@ void HttpLoop::Add(Pool& pool, Request request, Done done) {
     active_ -= 1;
     t->done(std::move(t->reply));
     return;
+  }
+  pool.transfers.emplace(h, std::move(t));
+}
+
+void HttpLoop::SetVersion(Transfer& t, const TlsOptions& o, bool http2) {
+  curl_easy_setopt(t.easy, CURLOPT_HTTP_VERSION,
+                   http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+  curl_slist_free_all(t.headers);
+  t.headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  t.headers = curl_slist_append(t.headers, http2 ? "Expect:" : ExpectHeader(o, t.request.body.size()));
+  for (const auto& [name, value] : t.request.headers) {
+    t.headers = curl_slist_append(t.headers, (name + ": " + value).c_str());
+  }
+  curl_easy_setopt(t.easy, CURLOPT_HTTPHEADER, t.headers);
+}
+
+void HttpLoop::Resend(Pool& pool, std::unique_ptr<Transfer> t) {
+  CURL* h = t->easy;
+  curl_multi_remove_handle(pool.multi, h);
+  t->reply = Reply{};
+  t->error[0] = '\0';
+  t->learns_protocol = false;
+  SetVersion(*t, pool.tls.options, false);
+  CURLMcode rc = curl_multi_add_handle(pool.multi, h);
+  if (rc != CURLM_OK) {
+    t->reply.transport_error = true;
+    t->reply.error = std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc);
+    active_ -= 1;
+    t->done(std::move(t->reply));
+    return;  // the transfer's destructor frees the handle
   }
   pool.transfers.emplace(h, std::move(t));
 }
@@ -189,13 +219,25 @@ void HttpLoop::Reap(Pool& pool) {
     } else {
       curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
       long version = 0;
-      if (pool.protocol == Pool::Protocol::kUnknown &&
+      if (t->learns_protocol && pool.protocol == Pool::Protocol::kUnknown &&
           curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version) == CURLE_OK) {
+        if (version == CURL_HTTP_VERSION_2_0 && reply.status == 403) {
+          // A server that asks for the client certificate after the
+          // handshake refuses HTTP/2 with HTTP_1_1_REQUIRED, which libcurl
+          // follows over HTTP/1.1 by itself; Apache httpd sometimes answers
+          // 403 instead. Before HTTP/2 has worked here, that 403 is taken as
+          // the same refusal: HTTP/1.1 from now on, and this request again
+          // over it (a real 403 comes back as one).
+          pool.protocol = Pool::Protocol::kHttp1;
+          http1_fallbacks_ = 1;
+          Resend(pool, std::move(t));
+          continue;
+        }
         if (version == CURL_HTTP_VERSION_2_0) {
           pool.protocol = Pool::Protocol::kHttp2;
         } else if (version == CURL_HTTP_VERSION_1_1 || version == CURL_HTTP_VERSION_1_0) {
           pool.protocol = Pool::Protocol::kHttp1;
-          if (pool.tls.options.http2) http1_fallbacks_ = 1;
+          http1_fallbacks_ = 1;
         }
       }
       curl_off_t retry_after = 0;

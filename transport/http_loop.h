@@ -79,6 +79,10 @@ class HttpLoop {
   void Run();
   void Add(Pool& pool, Request request, Done done);
   void Reap(Pool& pool);
+  // The HTTP version and headers of a transfer (Expect only over HTTP/1.1).
+  static void SetVersion(Transfer& t, const TlsOptions& o, bool http2);
+  // The transfer again, over HTTP/1.1 (an HTTP/2 403 before HTTP/2 worked).
+  void Resend(Pool& pool, std::unique_ptr<Transfer> t);
 
   LoopOptions options_;
   std::mutex mu_;  // guards queued_, next_tls_, stop_

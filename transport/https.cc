@@ -1,5 +1,6 @@
 #include "transport/https.h"
 
+#include <cstring>
 #include <memory>
 
 #include "common/files.h"
@@ -138,8 +139,26 @@ Reply Perform(const TlsSettings& tls, const std::string& method, const std::stri
     return reply;
   }
   ApplyTls(curl.get(), tls);
-  return PerformOn(curl.get(), ExpectHeader(tls.options, body.size()), method, url, body, headers,
-                   max_answer);
+  const char* expect = ExpectHeader(tls.options, body.size());
+  // A body that waits for 100 Continue goes over HTTP/1.1: a server that
+  // asks for the client certificate after the handshake refuses HTTP/2
+  // (HTTP_1_1_REQUIRED, or a 403 when a large body is on its way), and
+  // some HTTP/2 servers never answer 100 Continue.
+  if (strcmp(expect, "Expect:") != 0) {
+    curl_easy_setopt(curl.get(), CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+  }
+  Reply reply = PerformOn(curl.get(), expect, method, url, body, headers, max_answer);
+  // HTTP_1_1_REQUIRED is followed by libcurl; Apache httpd sometimes
+  // answers an HTTP/2 request that needs the certificate with 403 instead:
+  // once more over HTTP/1.1 (a real 403 comes back as one).
+  long version = 0;
+  if (reply.status == 403 &&
+      curl_easy_getinfo(curl.get(), CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
+      version == CURL_HTTP_VERSION_2_0) {
+    curl_easy_setopt(curl.get(), CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    reply = PerformOn(curl.get(), expect, method, url, body, headers, max_answer);
+  }
+  return reply;
 }
 
 }  // namespace dipgate::transport
