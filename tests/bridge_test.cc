@@ -66,6 +66,16 @@ std::pair<std::string, int> KeyAndSeq(const std::string& reference) {
   return {tail.substr(0, x), atoi(tail.c_str() + x + 1)};
 }
 
+// nginx server directives: listen on `port` with `how` ("ssl", "ssl
+// http2"), the PKI's server certificate, client certificates required.
+std::string MutualTlsListen(int port, const std::string& how) {
+  return "    listen 127.0.0.1:" + std::to_string(port) + " " + how + ";\n"
+         "    ssl_certificate " + PkiFile("tls-server.pem") + ";\n"
+         "    ssl_certificate_key " + PkiFile("tls-server.key") + ";\n"
+         "    ssl_client_certificate " + PkiFile("ca-bundle.pem") + ";\n"
+         "    ssl_verify_client on;\n";
+}
+
 // One message the sandbox accepted (a line of its --record file holds a
 // POST; a batch holds several).
 struct Record {
@@ -440,11 +450,7 @@ TEST_F(BridgeTest, DeliversOverHttp2ToNginx) {
   int port = testing::FreePort(), back = testing::FreePort();
   testing::Nginx nginx(
       "  log_format dip '$server_protocol $dip_verify_status $status';\n"
-      "  server {\n    listen 127.0.0.1:" + std::to_string(port) + " ssl http2;\n"
-      "    ssl_certificate " + PkiFile("tls-server.pem") + ";\n"
-      "    ssl_certificate_key " + PkiFile("tls-server.key") + ";\n"
-      "    ssl_client_certificate " + PkiFile("ca-bundle.pem") + ";\n"
-      "    ssl_verify_client on;\n"
+      "  server {\n" + MutualTlsListen(port, "ssl http2") +
       "    access_log $PREFIX/logs/dip.log dip;\n"
       "    location /api/ {\n" + testing::DipVerifyTrust() +
       "      dip_verify_environment nonprod;\n"
@@ -649,11 +655,7 @@ TEST_F(BridgeTest, RateLimitHoldsTheWholeChannel) {
   testing::Nginx nginx(
       "  limit_req_zone $server_port zone=dip:1m rate=5r/s;\n"
       "  log_format times '$msec $request_time $status';\n"
-      "  server {\n    listen 127.0.0.1:" + std::to_string(port) + " ssl;\n"
-      "    ssl_certificate " + PkiFile("tls-server.pem") + ";\n"
-      "    ssl_certificate_key " + PkiFile("tls-server.key") + ";\n"
-      "    ssl_client_certificate " + PkiFile("ca-bundle.pem") + ";\n"
-      "    ssl_verify_client on;\n"
+      "  server {\n" + MutualTlsListen(port, "ssl") +
       "    access_log $PREFIX/logs/times.log times;\n"
       "    location /dip-channel/ {\n"
       "      limit_req zone=dip burst=4 nodelay;\n"

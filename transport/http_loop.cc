@@ -162,13 +162,18 @@ void HttpLoop::Add(Pool& pool, Request request, Done done) {
   // Collect() writes into the reply through a pair kept in the transfer.
   t->sink = {&t->reply.body, t->max_answer};
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->sink);
+  Start(pool, std::move(t));
+}
+
+void HttpLoop::Start(Pool& pool, std::unique_ptr<Transfer> t) {
+  CURL* h = t->easy;
   CURLMcode rc = curl_multi_add_handle(pool.multi, h);
   if (rc != CURLM_OK) {
     t->reply.transport_error = true;
     t->reply.error = std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc);
     active_ -= 1;
     t->done(std::move(t->reply));
-    return;
+    return;  // the transfer's destructor frees the handle
   }
   pool.transfers.emplace(h, std::move(t));
 }
@@ -192,15 +197,7 @@ void HttpLoop::Resend(Pool& pool, std::unique_ptr<Transfer> t) {
   t->error[0] = '\0';
   t->learns_protocol = false;
   SetVersion(*t, pool.tls.options, false);
-  CURLMcode rc = curl_multi_add_handle(pool.multi, h);
-  if (rc != CURLM_OK) {
-    t->reply.transport_error = true;
-    t->reply.error = std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc);
-    active_ -= 1;
-    t->done(std::move(t->reply));
-    return;  // the transfer's destructor frees the handle
-  }
-  pool.transfers.emplace(h, std::move(t));
+  Start(pool, std::move(t));
 }
 
 void HttpLoop::Reap(Pool& pool) {

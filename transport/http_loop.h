@@ -78,6 +78,8 @@ class HttpLoop {
   static Result<std::unique_ptr<Pool>> NewPool(const LoopOptions& options, TlsSettings tls);
   void Run();
   void Add(Pool& pool, Request request, Done done);
+  // Into the multi handle, or answered with the error if libcurl refuses.
+  void Start(Pool& pool, std::unique_ptr<Transfer> t);
   void Reap(Pool& pool);
   // The HTTP version and headers of a transfer (Expect only over HTTP/1.1).
   static void SetVersion(Transfer& t, const TlsOptions& o, bool http2);
