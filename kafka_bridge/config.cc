@@ -483,6 +483,12 @@ std::map<std::string, std::string> ProducerProperties(
   return out;
 }
 
+void FillPlaceholder(std::string* text, std::string_view placeholder, std::string_view value) {
+  for (size_t at = 0; (at = text->find(placeholder, at)) != std::string::npos; at += value.size()) {
+    text->replace(at, placeholder.size(), value);
+  }
+}
+
 Result<Config> LoadConfig(const std::string& path) {
   auto json = ReadWholeFile(path);
   if (!json) return Error{Reason::kInternalError, "config: " + json.error().detail};

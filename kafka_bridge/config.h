@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -113,6 +114,11 @@ struct Config {
 // The librdkafka properties of `kafka` that apply to a producer (the
 // consumer-only ones left out).
 std::map<std::string, std::string> ProducerProperties(const std::map<std::string, std::string>& kafka);
+
+// Fills the placeholder of a configured template (a route's url, the
+// inbound topic): every `placeholder` in `text` ("{interfaceID}") becomes
+// `value`.
+void FillPlaceholder(std::string* text, std::string_view placeholder, std::string_view value);
 
 // Parses and validates; files it names must be readable. Errors
 // (internal_error): "config: <key>: <why>".

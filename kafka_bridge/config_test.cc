@@ -188,3 +188,18 @@ TEST(Config, InboundErrorsNameTheKey) {
 
 }  // namespace
 }  // namespace dipgate::bridge
+
+namespace dipgate::bridge {
+namespace {
+
+TEST(Config, FillPlaceholderReplacesEveryOccurrence) {
+  std::string url = "https://dip.example/dip-channel/{interfaceID}?c={interfaceID}";
+  FillPlaceholder(&url, "{interfaceID}", "IF-033");
+  EXPECT_EQ(url, "https://dip.example/dip-channel/IF-033?c=IF-033");
+  std::string topic = "dip.in.{interfaceID}.{eventCode}";
+  FillPlaceholder(&topic, "{eventCode}", "");
+  EXPECT_EQ(topic, "dip.in.{interfaceID}.");
+}
+
+}  // namespace
+}  // namespace dipgate::bridge

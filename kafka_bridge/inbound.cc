@@ -63,12 +63,6 @@ std::string Header(MHD_Connection* c, const std::string& name) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
-void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
-  for (size_t pos = 0; (pos = s->find(from, pos)) != std::string::npos; pos += to.size()) {
-    s->replace(pos, from.size(), to);
-  }
-}
-
 }  // namespace
 
 struct Inbound::Impl {
@@ -216,8 +210,8 @@ struct Inbound::Impl {
     if (event.size() >= 2 && event.front() == '[' && event.back() == ']') {
       event = event.substr(1, event.size() - 2);
     }
-    ReplaceAll(&topic, "{interfaceID}", e.interface_id);
-    ReplaceAll(&topic, "{eventCode}", dip::IsSafeName(event) ? event : "unknown");
+    FillPlaceholder(&topic, "{interfaceID}", e.interface_id);
+    FillPlaceholder(&topic, "{eventCode}", dip::IsSafeName(event) ? event : "unknown");
     return topic;
   }
 

@@ -131,6 +131,12 @@ struct DeadLetterInfo {
   int attempts = 0;
 };
 
+// A record's Kafka key ("" when it has none).
+std::string KafkaKey(const RdKafka::Message& m) {
+  return m.key_len() > 0 ? std::string(static_cast<const char*>(m.key_pointer()), m.key_len())
+                         : std::string();
+}
+
 std::string Where(const Post& post) {
   return Field("url", post.url) + "," + Field("records", static_cast<int64_t>(post.records.size())) +
          "," + Field("attempt", static_cast<int64_t>(post.attempt));
@@ -309,7 +315,7 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
 
   std::string OrderKey(const RdKafka::Message& m, const Prepared& prepared) const {
     if (config.ordering.by_partition) return "";
-    if (m.key_len() > 0) return std::string(static_cast<const char*>(m.key_pointer()), m.key_len());
+    if (m.key_len() > 0) return KafkaKey(m);
     const auto* record = std::get_if<PreparedRecord>(&prepared);
     if (config.ordering.fallback_field == "MPANCore" && record != nullptr) return record->mpan_core;
     return "";  // no key: these keep partition order among themselves
@@ -410,9 +416,7 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
       return;
     }
     std::string url = r.route->url;
-    for (size_t at; (at = url.find("{interfaceID}")) != std::string::npos;) {
-      url.replace(at, 13, prepared.channel);
-    }
+    FillPlaceholder(&url, "{interfaceID}", prepared.channel);
     std::string batch_key = url + "\n" + identity->name;
     Post* post = nullptr;
     if (auto it = filling.find(batch_key); it != filling.end()) {
@@ -552,7 +556,9 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
     EndRequest(*post);
     bool secondary = !post->secondary_key && !config.api_key_secondary.empty();
     AnswerReading reading = ReadAnswer(reply, post->prepared, secondary);
-    std::string where = Where(*post) + "," + Field("status", static_cast<int64_t>(reply.status));
+    auto where = [&] {  // for the two logged outcomes only: not on every answer
+      return Where(*post) + "," + Field("status", static_cast<int64_t>(reply.status));
+    };
     switch (reading.fate) {
       case PostFate::kRetry:
         Retry(*post, reply, reading.why, /*counts=*/true);
@@ -560,13 +566,13 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
       case PostFate::kTrySecondaryKey:
         // The primary key may have been rotated (CoCo 8.8.3).
         metrics->api_key_fallbacks += 1;
-        LogEvent("warn", "api_key_fallback", where);
+        LogEvent("warn", "api_key_fallback", where());
         post->secondary_key = true;
         Send(*post);
         return;
       case PostFate::kSplit:
         metrics->batch_splits += 1;
-        LogEvent("warn", "batch_split", where + "," + Field("why", reading.why));
+        LogEvent("warn", "batch_split", where() + "," + Field("why", reading.why));
         Split(*post);
         return;
       case PostFate::kSettled:
@@ -688,7 +694,7 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
     }
     FetchedRecord& r = ref.record();
     const RdKafka::Message& m = *r.message;
-    std::string key = m.key_len() > 0 ? std::string(static_cast<const char*>(m.key_pointer()), m.key_len()) : "";
+    std::string key = KafkaKey(m);
     std::string time = FormatSignatureDate(WallClockMillis());
     r.unacknowledged += static_cast<int>(answer.messages.size());
     for (const MessageAnswer& message : answer.messages) {
@@ -715,7 +721,7 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
     const RdKafka::Message& m = *r.message;
     OutRecord out;
     out.topic = config.dead_letter_topic;
-    if (m.key_len() > 0) out.key.assign(static_cast<const char*>(m.key_pointer()), m.key_len());
+    out.key = KafkaKey(m);
     out.value.assign(static_cast<const char*>(m.payload()), m.len());
     if (RdKafka::Headers* original = const_cast<RdKafka::Message&>(m).headers()) {
       for (const auto& h : original->get_all()) {

@@ -17,7 +17,7 @@ struct HttpLoop::Transfer {
   Done done;
   Reply reply;
   size_t max_answer = 0;
-  std::pair<std::string*, size_t> sink;  // Collect()'s view of reply.body and its limit
+  AnswerSink sink;  // CollectAnswer() writes reply.body through it
   bool learns_protocol = false;  // HTTP/2 asked: its answer says what the server speaks
   char error[CURL_ERROR_SIZE] = {0};
   ~Transfer() {
@@ -57,14 +57,6 @@ struct HttpLoop::Pool {
 namespace {
 
 constexpr size_t kMaxIdleHandles = 1024;  // easy handles kept for reuse per pool
-
-size_t Collect(char* data, size_t size, size_t n, void* user) {
-  auto* reply = static_cast<std::pair<std::string*, size_t>*>(user);
-  size_t bytes = size * n;
-  std::string& body = *reply->first;
-  if (body.size() < reply->second) body.append(data, std::min(bytes, reply->second - body.size()));
-  return bytes;  // the rest is read and dropped
-}
 
 }  // namespace
 
@@ -144,12 +136,12 @@ void HttpLoop::Add(Pool& pool, Request request, Done done) {
     }
     ApplyTls(t->easy, pool.tls);
     curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, Collect);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, CollectAnswer);
     curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, 1L);  // wait for a stream on an open connection
   }
   CURL* h = t->easy;
   const TlsOptions& o = pool.tls.options;
-  bool large = o.expect_continue_bytes > 0 && t->request.body.size() >= o.expect_continue_bytes;
+  bool large = WaitsForContinue(o, t->request.body.size());
   bool http2 = o.http2 && (pool.protocol == Pool::Protocol::kHttp2 ||
                            (pool.protocol == Pool::Protocol::kUnknown && !large));
   t->learns_protocol = o.http2 && pool.protocol == Pool::Protocol::kUnknown && http2;
@@ -157,9 +149,7 @@ void HttpLoop::Add(Pool& pool, Request request, Done done) {
   curl_easy_setopt(h, CURLOPT_URL, t->request.url.c_str());
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->request.body.data());
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->request.body.size()));
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->error);
-  // Collect() writes into the reply through a pair kept in the transfer.
   t->sink = {&t->reply.body, t->max_answer};
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->sink);
   Start(pool, std::move(t));
@@ -182,11 +172,8 @@ void HttpLoop::SetVersion(Transfer& t, const TlsOptions& o, bool http2) {
   curl_easy_setopt(t.easy, CURLOPT_HTTP_VERSION,
                    http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
   curl_slist_free_all(t.headers);
-  t.headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  t.headers = curl_slist_append(t.headers, http2 ? "Expect:" : ExpectHeader(o, t.request.body.size()));
-  for (const auto& [name, value] : t.request.headers) {
-    t.headers = curl_slist_append(t.headers, (name + ": " + value).c_str());
-  }
+  t.headers = RequestHeaders(http2 ? "Expect:" : ExpectHeader(o, t.request.body.size()),
+                             t.request.headers);
   curl_easy_setopt(t.easy, CURLOPT_HTTPHEADER, t.headers);
 }
 
@@ -210,11 +197,8 @@ void HttpLoop::Reap(Pool& pool) {
     pool.transfers.erase(it);
     CURL* h = t->easy;
     Reply& reply = t->reply;
-    if (msg->data.result != CURLE_OK) {
-      reply.transport_error = true;
-      reply.error = t->error[0] ? t->error : curl_easy_strerror(msg->data.result);
-    } else {
-      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
+    ReadReply(h, msg->data.result, t->error, &reply);
+    if (!reply.transport_error) {
       long version = 0;
       if (t->learns_protocol && pool.protocol == Pool::Protocol::kUnknown &&
           curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version) == CURLE_OK) {
@@ -236,11 +220,6 @@ void HttpLoop::Reap(Pool& pool) {
           pool.protocol = Pool::Protocol::kHttp1;
           http1_fallbacks_ = 1;
         }
-      }
-      curl_off_t retry_after = 0;
-      if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-          retry_after > 0) {
-        reply.retry_after_ms = static_cast<int64_t>(retry_after) * 1000;
       }
     }
     long opened = 0;

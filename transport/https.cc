@@ -1,26 +1,11 @@
 #include "transport/https.h"
 
-#include <cstring>
 #include <memory>
 
 #include "common/files.h"
 
 namespace dipgate::transport {
 namespace {
-
-struct Sink {
-  std::string* out;
-  size_t limit;
-};
-
-size_t Collect(char* data, size_t size, size_t n, void* user) {
-  auto* sink = static_cast<Sink*>(user);
-  size_t bytes = size * n;
-  if (sink->out->size() < sink->limit) {
-    sink->out->append(data, std::min(bytes, sink->limit - sink->out->size()));
-  }
-  return bytes;  // the rest is read and dropped
-}
 
 struct CurlDeleter {
   void operator()(CURL* c) const { curl_easy_cleanup(c); }
@@ -33,11 +18,8 @@ struct SlistDeleter {
 Reply PerformOn(CURL* h, const char* expect, const std::string& method, const std::string& url,
                 const std::string& body, const HeaderList& headers, size_t max_answer) {
   Reply reply;
-  curl_slist* raw = curl_slist_append(nullptr, "Content-Type: application/json");
-  raw = curl_slist_append(raw, expect);
-  for (const auto& [name, value] : headers) raw = curl_slist_append(raw, (name + ": " + value).c_str());
-  std::unique_ptr<curl_slist, SlistDeleter> list(raw);
-  Sink sink{&reply.body, max_answer};
+  std::unique_ptr<curl_slist, SlistDeleter> list(RequestHeaders(expect, headers));
+  AnswerSink sink{&reply.body, max_answer};
   char error[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -49,7 +31,7 @@ Reply PerformOn(CURL* h, const char* expect, const std::string& method, const st
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, CollectAnswer);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
   CURLcode rc = curl_easy_perform(h);
@@ -57,16 +39,7 @@ Reply PerformOn(CURL* h, const char* expect, const std::string& method, const st
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);
-  if (rc != CURLE_OK) {
-    reply.transport_error = true;
-    reply.error = error[0] ? error : curl_easy_strerror(rc);
-    return reply;
-  }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
-  curl_off_t retry_after = 0;
-  if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
-    reply.retry_after_ms = static_cast<int64_t>(retry_after) * 1000;
-  }
+  ReadReply(h, rc, error, &reply);
   return reply;
 }
 
@@ -99,9 +72,41 @@ Result<TlsSettings> LoadTls(const TlsOptions& o) {
   return s;
 }
 
+bool WaitsForContinue(const TlsOptions& o, size_t size) {
+  return o.expect_continue_bytes > 0 && size >= o.expect_continue_bytes;
+}
+
 const char* ExpectHeader(const TlsOptions& o, size_t size) {
-  return o.expect_continue_bytes > 0 && size >= o.expect_continue_bytes ? "Expect: 100-continue"
-                                                                          : "Expect:";
+  return WaitsForContinue(o, size) ? "Expect: 100-continue" : "Expect:";
+}
+
+size_t CollectAnswer(char* data, size_t size, size_t n, void* user) {
+  auto* sink = static_cast<AnswerSink*>(user);
+  size_t bytes = size * n;
+  if (sink->out->size() < sink->limit) {
+    sink->out->append(data, std::min(bytes, sink->limit - sink->out->size()));
+  }
+  return bytes;  // the rest is read and dropped
+}
+
+curl_slist* RequestHeaders(const char* expect, const HeaderList& headers) {
+  curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
+  list = curl_slist_append(list, expect);
+  for (const auto& [name, value] : headers) list = curl_slist_append(list, (name + ": " + value).c_str());
+  return list;
+}
+
+void ReadReply(CURL* h, CURLcode rc, const char* error, Reply* reply) {
+  if (rc != CURLE_OK) {
+    reply->transport_error = true;
+    reply->error = error[0] ? error : curl_easy_strerror(rc);
+    return;
+  }
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply->status);
+  curl_off_t retry_after = 0;
+  if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
+    reply->retry_after_ms = static_cast<int64_t>(retry_after) * 1000;
+  }
 }
 
 void ApplyTls(CURL* h, const TlsSettings& s) {
@@ -144,7 +149,7 @@ Reply Perform(const TlsSettings& tls, const std::string& method, const std::stri
   // asks for the client certificate after the handshake refuses HTTP/2
   // (HTTP_1_1_REQUIRED, or a 403 when a large body is on its way), and
   // some HTTP/2 servers never answer 100 Continue.
-  if (strcmp(expect, "Expect:") != 0) {
+  if (WaitsForContinue(tls.options, body.size())) {
     curl_easy_setopt(curl.get(), CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
   }
   Reply reply = PerformOn(curl.get(), expect, method, url, body, headers, max_answer);

@@ -38,9 +38,12 @@ struct TlsOptions {
 // 100 Continue before sending its body anyway.
 constexpr long kExpectContinueTimeoutMs = 1000;
 
-// The Expect header for a body of `size` bytes: "Expect: 100-continue" at or
-// above the threshold, else "Expect:" (none; libcurl would add its own for
-// bodies over 1 MB).
+// True when a body of `size` bytes waits for 100 Continue (at or above the
+// threshold).
+bool WaitsForContinue(const TlsOptions& options, size_t size);
+// The Expect header for a body of `size` bytes: "Expect: 100-continue" when
+// it waits, else "Expect:" (none; libcurl would add its own for bodies over
+// 1 MB).
 const char* ExpectHeader(const TlsOptions& options, size_t size);
 
 // Options checked and files read once, at start.
@@ -67,6 +70,20 @@ struct Reply {
   std::string body;             // the answer, up to the caller's limit
   int64_t retry_after_ms = -1;  // from Retry-After, if any
 };
+
+// The pieces of one request shared by Perform() and transport/http_loop:
+// where the answer goes (CURLOPT_WRITEFUNCTION CollectAnswer with an
+// AnswerSink as CURLOPT_WRITEDATA: up to `limit` bytes kept, the rest read
+// and dropped), the request's header list (Content-Type, `expect`, then
+// `headers`; the caller frees it), and the reply of a finished transfer
+// (curl's error, or the status and Retry-After).
+struct AnswerSink {
+  std::string* out;
+  size_t limit;
+};
+size_t CollectAnswer(char* data, size_t size, size_t n, void* sink);
+curl_slist* RequestHeaders(const char* expect, const HeaderList& headers);
+void ReadReply(CURL* handle, CURLcode result, const char* error, Reply* reply);
 
 // Call once before threads start (libcurl's global init is not thread-safe).
 void InitHttp();
