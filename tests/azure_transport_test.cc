@@ -475,29 +475,16 @@ class BridgeToAzureTest : public AzureTransportTest {
 TEST_P(BridgeToAzureTest, DeliversSmallAndLargeWithHttp2) { Deliver(true); }
 TEST_P(BridgeToAzureTest, DeliversSmallAndLargeWithoutHttp2) { Deliver(false); }
 
-INSTANTIATE_TEST_SUITE_P(Modes, BridgeToAzureTest,
-                         ::testing::Values(ApacheMode::kTls12Renegotiation,
-                                           ApacheMode::kTls13PostHandshake,
-                                           ApacheMode::kTls12Http2Offered),
-                         [](const ::testing::TestParamInfo<ApacheMode>& info) {
-                           return testing::ToString(info.param);
-                         });
+// Every suite runs in the three modes, named after them.
+constexpr ApacheMode kModes[] = {ApacheMode::kTls12Renegotiation, ApacheMode::kTls13PostHandshake,
+                                 ApacheMode::kTls12Http2Offered};
+std::string ModeName(const ::testing::TestParamInfo<ApacheMode>& info) {
+  return testing::ToString(info.param);
+}
 
-INSTANTIATE_TEST_SUITE_P(Modes, NginxSignToAzureTest,
-                         ::testing::Values(ApacheMode::kTls12Renegotiation,
-                                           ApacheMode::kTls13PostHandshake,
-                                           ApacheMode::kTls12Http2Offered),
-                         [](const ::testing::TestParamInfo<ApacheMode>& info) {
-                           return testing::ToString(info.param);
-                         });
-
-INSTANTIATE_TEST_SUITE_P(Modes, AzureTransportTest,
-                         ::testing::Values(ApacheMode::kTls12Renegotiation,
-                                           ApacheMode::kTls13PostHandshake,
-                                           ApacheMode::kTls12Http2Offered),
-                         [](const ::testing::TestParamInfo<ApacheMode>& info) {
-                           return testing::ToString(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(Modes, BridgeToAzureTest, ::testing::ValuesIn(kModes), ModeName);
+INSTANTIATE_TEST_SUITE_P(Modes, NginxSignToAzureTest, ::testing::ValuesIn(kModes), ModeName);
+INSTANTIATE_TEST_SUITE_P(Modes, AzureTransportTest, ::testing::ValuesIn(kModes), ModeName);
 
 }  // namespace
 }  // namespace dipgate
