@@ -80,7 +80,7 @@ pid $W/nginx/logs/nginx.pid;
 events { worker_connections 4096; }
 http {
   log_format conn '\$connection \$connection_requests';
-  access_log $W/nginx/logs/access.log conn buffer=64k;
+  access_log $W/nginx/logs/access.log conn buffer=64k flush=1s;
   client_body_temp_path $W/nginx/tmp/body; proxy_temp_path $W/nginx/tmp/proxy;
   fastcgi_temp_path $W/nginx/tmp/f; uwsgi_temp_path $W/nginx/tmp/u; scgi_temp_path $W/nginx/tmp/s;
   upstream dip { server 127.0.0.1:$ENDPOINT_PORT; keepalive 512; }

@@ -25,6 +25,7 @@
 namespace dipgate {
 namespace {
 
+using testing::MutualTlsListen;
 using testing::PkiFile;
 using testing::ReadFile;
 using testing::RunCommand;
@@ -64,16 +65,6 @@ std::pair<std::string, int> KeyAndSeq(const std::string& reference) {
   std::string tail = reference.substr(at + 1);
   size_t x = tail.rfind('x');
   return {tail.substr(0, x), atoi(tail.c_str() + x + 1)};
-}
-
-// nginx server directives: listen on `port` with `how` ("ssl", "ssl
-// http2"), the PKI's server certificate, client certificates required.
-std::string MutualTlsListen(int port, const std::string& how) {
-  return "    listen 127.0.0.1:" + std::to_string(port) + " " + how + ";\n"
-         "    ssl_certificate " + PkiFile("tls-server.pem") + ";\n"
-         "    ssl_certificate_key " + PkiFile("tls-server.key") + ";\n"
-         "    ssl_client_certificate " + PkiFile("ca-bundle.pem") + ";\n"
-         "    ssl_verify_client on;\n";
 }
 
 // One message the sandbox accepted (a line of its --record file holds a

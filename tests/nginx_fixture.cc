@@ -45,6 +45,14 @@ std::string NginxCommand() {
          " /usr/sbin/nginx";
 }
 
+std::string MutualTlsListen(int port, const std::string& how) {
+  return "    listen 127.0.0.1:" + std::to_string(port) + " " + how + ";\n"
+         "    ssl_certificate " + PkiFile("tls-server.pem") + ";\n"
+         "    ssl_certificate_key " + PkiFile("tls-server.key") + ";\n"
+         "    ssl_client_certificate " + PkiFile("ca-bundle.pem") + ";\n"
+         "    ssl_verify_client on;\n";
+}
+
 std::string DipVerifyTrust() {
   return "      dip_verify on;\n"
          "      dip_verify_trusted_certificate " + PkiFile("ca-bundle.pem") + ";\n"

@@ -57,6 +57,10 @@ class Nginx {
   bool started_ = false;
 };
 
+// Server directives: listen on `port` with `how` ("ssl", "ssl http2"),
+// the test PKI's server certificate, client certificates required.
+std::string MutualTlsListen(int port, const std::string& how);
+
 // dip_verify on, with the test PKI's CA bundle and CRLs (location lines).
 std::string DipVerifyTrust();
 

@@ -1,6 +1,7 @@
 #include "common/dip/message.h"
 
 #include <cctype>
+#include <cstring>
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -126,10 +127,20 @@ Result<MessageArray> MessageArray::Parse(std::string_view body, const ParseOptio
     return Error{Reason::kInvalidJson,
                  "the body nests deeper than " + std::to_string(kMaxDepth) + " levels"};
   }
+  // In place parsing stops at a NUL; JSON text has none outside strings,
+  // where it is escaped, so one anywhere is refused as it would be anyway.
+  if (const void* nul = memchr(body.data(), '\0', body.size()); nul != nullptr) {
+    return Error{Reason::kInvalidJson,
+                 "a NUL byte at offset " +
+                     std::to_string(static_cast<const char*>(nul) - body.data())};
+  }
   MessageArray out;
-  out.doc_ = std::make_unique<rapidjson::Document>();
-  rapidjson::Document& doc = *out.doc_;
-  doc.Parse(body.data(), body.size());
+  out.parsed_ = std::make_unique<Parsed>();
+  out.parsed_->text.reset(new char[body.size() + 1]);
+  memcpy(out.parsed_->text.get(), body.data(), body.size());
+  out.parsed_->text[body.size()] = '\0';
+  rapidjson::Document& doc = out.parsed_->doc;
+  doc.ParseInsitu(out.parsed_->text.get());
   if (doc.HasParseError()) {
     return Error{Reason::kInvalidJson, std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
                                            " at offset " + std::to_string(doc.GetErrorOffset())};
@@ -187,11 +198,11 @@ Result<MessageArray> MessageArray::Parse(std::string_view body, const ParseOptio
 
 std::string MessageArray::ArrayJson() const {
   switch (form_) {
-    case BodyForm::kArray: return ToJson(*doc_);
-    case BodyForm::kMessage: return "[" + ToJson(*doc_) + "]";
+    case BodyForm::kArray: return ToJson(document());
+    case BodyForm::kMessage: return "[" + ToJson(document()) + "]";
     case BodyForm::kPayload: break;
   }
-  return "[{\"payload\":" + ToJson(*doc_) + "}]";
+  return "[{\"payload\":" + ToJson(document()) + "}]";
 }
 
 std::string MessageArray::PayloadJson(size_t index) const {
