@@ -132,6 +132,27 @@ TEST(MessageArray, RefusesWhatIsNotAMessageArrayWithTheReason) {
   EXPECT_NE(second.error().detail.find("message 1"), std::string::npos);
 }
 
+// The parse is done in place on a NUL-terminated copy: a NUL in the body,
+// after the array or inside it, is refused rather than ending the text
+// early, and the parsed strings outlive a move of the array.
+TEST(MessageArray, ANulByteIsRefusedAndParsedTextMovesWithTheArray) {
+  std::string good = "[{\"payload\":" + Payload() + "}]";
+  for (const std::string& body : {good + std::string(1, '\0') + "[]",
+                                  good.substr(0, 20) + std::string(1, '\0') + good.substr(20)}) {
+    auto a = MessageArray::Parse(body);
+    ASSERT_FALSE(a.ok());
+    EXPECT_EQ(a.reason(), Reason::kInvalidJson);
+    EXPECT_NE(a.error().detail.find("NUL byte at offset"), std::string::npos) << a.error().detail;
+  }
+  auto parsed = MessageArray::Parse(good);
+  ASSERT_TRUE(parsed.ok());
+  MessageArray moved = std::move(*parsed);
+  EXPECT_EQ(moved.messages()[0].envelope.sender_unique_reference, "S-033-0123456789-SUP-20250101-1a");
+  EXPECT_EQ(moved.ArrayJson(), good);
+  EXPECT_EQ((*moved.messages()[0].payload)["CommonBlock"]["S0"]["interfaceID"].GetString(),
+            std::string("IF-033"));
+}
+
 TEST(MessageArray, MessageCountIsBounded) {
   std::string body = "[";
   for (int i = 0; i < 5; ++i) body += (i ? ",{\"payload\":" : "{\"payload\":") + Payload() + "}";
