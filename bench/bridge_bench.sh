@@ -123,6 +123,11 @@ echo "producing $N messages ($(wc -c < tests/data/if-033-appointment-request.jso
 "$BIN/bench/produce" 127.0.0.1:$KAFKA_PORT bench "$N" tests/data/if-033-appointment-request.json "$PARTITIONS" "$KEYS"
 echo "DIP latency ${LATENCY} ms, batch $BATCH, max_in_flight $IN_FLIGHT"
 
+# The reference, measured before and after the bridge's run: `openssl
+# speed` varies by a quarter between runs on a shared machine, and the
+# ratios use the mean of the two.
+rsa_speed() { openssl speed -mr -seconds 3 "$@" rsa2048 2>/dev/null | awk -F: '/^\+F2:/ {print $4}'; }
+rsa_before=$(rsa_speed)
 "$BIN/kafka_bridge/dipgate-bridge" --config "$W/bridge.json" 2>"$W/bridge.log" &
 BRIDGE=$!
 if [ -n "${DIPGATE_BENCH_IDLE:-}" ]; then
@@ -165,14 +170,15 @@ ticks=$(getconf CLK_TCK)
 cpu=$(awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$BRIDGE/stat")
 split=$(awk -v t="$ticks" '{printf "user %.2f s, system %.2f s", $14 / t, $15 / t}' "/proc/$BRIDGE/stat")
 kill "$BRIDGE"; wait "$BRIDGE" 2>/dev/null || true; BRIDGE=""
-rsa=$(openssl speed -mr -seconds 3 rsa2048 2>/dev/null | awk -F: '/^\+F2:/ {print $4}')
-rsa_all=$(openssl speed -mr -seconds 3 -multi "$(nproc)" rsa2048 2>/dev/null | awk -F: '/^\+F2:/ {print $4}')
-awk -v n="$N" -v s="$start" -v e="$end" -v cpu="$cpu" -v rsa="$rsa" -v rsa_all="$rsa_all" \
+rsa_after=$(rsa_speed)
+rsa=$(awk -v a="$rsa_before" -v b="$rsa_after" 'BEGIN {print (a + b) / 2}')
+rsa_all=$(rsa_speed -multi "$(nproc)")
+awk -v n="$N" -v s="$start" -v e="$end" -v cpu="$cpu" -v rsa="$rsa" -v rsa_all="$rsa_all" -v rsa_before="$rsa_before" -v rsa_after="$rsa_after" \
     -v cpusplit="$split" -v samples="$samples" -v records="$records_sum" -v posts_in="$posts_sum" \
     -v posts="$posts" -v cores="$(nproc)" 'BEGIN {
   secs = e - s; per = cpu / n; sign = 1 / rsa; rate = n / secs;
   printf "delivered %d messages in %.1f s: %.0f messages/s end to end (%d POSTs)\n", n, secs, rate, posts;
-  printf "openssl speed rsa2048: %.0f signs/s on one core, %.0f on %d cores\n", rsa, rsa_all, cores;
+  printf "openssl speed rsa2048: %.0f signs/s on one core (%.0f before, %.0f after), %.0f on %d cores\n", rsa, rsa_before, rsa_after, rsa_all, cores;
   printf "messages/s / signing ceiling (one core): %.2f; (all cores): %.2f\n", rate / rsa, rate / rsa_all;
   printf "bridge CPU: %.2f s in all (%s), %.1f us per message\n", cpu, cpusplit, per * 1e6;
   printf "bridge CPU per message / one RSA-2048 signature: %.2f\n", per / sign;
