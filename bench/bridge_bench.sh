@@ -79,7 +79,7 @@ error_log $W/nginx/logs/error.log warn;
 pid $W/nginx/logs/nginx.pid;
 events { worker_connections 4096; }
 http {
-  log_format conn '\$connection \$connection_requests';
+  log_format conn '\$connection \$connection_requests \$request_time';
   access_log $W/nginx/logs/access.log conn buffer=64k flush=1s;
   client_body_temp_path $W/nginx/tmp/body; proxy_temp_path $W/nginx/tmp/proxy;
   fastcgi_temp_path $W/nginx/tmp/f; uwsgi_temp_path $W/nginx/tmp/u; scgi_temp_path $W/nginx/tmp/s;
@@ -150,15 +150,21 @@ if [ "$SOAK" -gt 0 ]; then
   echo "soak: RSS at 10 s ${rss_first} kB, at ${SOAK} s ${rss} kB, peak ${rss_max} kB; growth after the first sample $((rss - rss_first)) kB"
   exit 0
 fi
-start=$(date +%s.%N)
+# Timed from the first delivery (the bridge has joined the group and
+# fetched) to the last: the rate and CPU of delivery, not of start-up.
+launched=$(date +%s.%N)
+ticks=$(getconf CLK_TCK)
+cpu_now() { awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$BRIDGE/stat"; }
 [ -n "${DIPGATE_BENCH_PROFILE:-}" ] && perf record -e cpu-clock -g -o "$DIPGATE_BENCH_PROFILE" -p "$BRIDGE" -- sleep 5 &
-delivered=0; samples=0; records_sum=0; posts_sum=0
+delivered=0; first=""; samples=0; records_sum=0; posts_sum=0
 while [ "$delivered" -lt "$N" ]; do
   sleep 0.2
   m=$(curl -s "http://127.0.0.1:$METRICS/metrics")
   delivered=$(echo "$m" | awk '$1 == "dipgate_bridge_delivered_total" {print $2}')
   delivered=${delivered:-0}
-  if [ "$delivered" -gt 0 ] && [ "$delivered" -lt "$N" ]; then
+  if [ -z "$first" ] && [ "$delivered" -gt 0 ]; then
+    first=$delivered; start=$(date +%s.%N); cpu_start=$(cpu_now)
+  elif [ "$delivered" -gt 0 ] && [ "$delivered" -lt "$N" ]; then
     samples=$((samples + 1))
     records_sum=$((records_sum + $(echo "$m" | awk '$1 == "dipgate_bridge_in_flight" {print $2}')))
     posts_sum=$((posts_sum + $(echo "$m" | awk '$1 == "dipgate_bridge_requests_in_flight" {print $2}')))
@@ -166,23 +172,25 @@ while [ "$delivered" -lt "$N" ]; do
 done
 end=$(date +%s.%N)
 posts=$(metric dipgate_bridge_posts_total)
-ticks=$(getconf CLK_TCK)
-cpu=$(awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$BRIDGE/stat")
+cpu_all=$(cpu_now)
+cpu=$(awk -v a="$cpu_all" -v b="$cpu_start" 'BEGIN {print a - b}')
 split=$(awk -v t="$ticks" '{printf "user %.2f s, system %.2f s", $14 / t, $15 / t}' "/proc/$BRIDGE/stat")
 kill "$BRIDGE"; wait "$BRIDGE" 2>/dev/null || true; BRIDGE=""
 rsa_after=$(rsa_speed)
 rsa=$(awk -v a="$rsa_before" -v b="$rsa_after" 'BEGIN {print (a + b) / 2}')
 rsa_all=$(rsa_speed -multi "$(nproc)")
-awk -v n="$N" -v s="$start" -v e="$end" -v cpu="$cpu" -v rsa="$rsa" -v rsa_all="$rsa_all" -v rsa_before="$rsa_before" -v rsa_after="$rsa_after" \
+awk -v n="$N" -v first="$first" -v launched="$launched" -v s="$start" -v e="$end" -v cpu="$cpu" -v cpu_all="$cpu_all" -v rsa="$rsa" -v rsa_all="$rsa_all" -v rsa_before="$rsa_before" -v rsa_after="$rsa_after" \
     -v cpusplit="$split" -v samples="$samples" -v records="$records_sum" -v posts_in="$posts_sum" \
     -v posts="$posts" -v cores="$(nproc)" 'BEGIN {
-  secs = e - s; per = cpu / n; sign = 1 / rsa; rate = n / secs;
-  printf "delivered %d messages in %.1f s: %.0f messages/s end to end (%d POSTs)\n", n, secs, rate, posts;
+  timed = n - first; secs = e - s; per = cpu / timed; sign = 1 / rsa; rate = timed / secs;
+  printf "delivered %d messages in %.1f s from the bridge'"'"'s start (%.0f messages/s, %.1f s of CPU)\n", n, e - launched, n / (e - launched), cpu_all;
+  printf "from the first delivery: %d messages in %.1f s: %.0f messages/s (%d POSTs in all)\n", timed, secs, rate, posts;
   printf "openssl speed rsa2048: %.0f signs/s on one core (%.0f before, %.0f after), %.0f on %d cores\n", rsa, rsa_before, rsa_after, rsa_all, cores;
   printf "messages/s / signing ceiling (one core): %.2f; (all cores): %.2f\n", rate / rsa, rate / rsa_all;
-  printf "bridge CPU: %.2f s in all (%s), %.1f us per message\n", cpu, cpusplit, per * 1e6;
+  printf "bridge CPU from the first delivery: %.2f s (whole run: %s), %.1f us per message\n", cpu, cpusplit, per * 1e6;
   printf "bridge CPU per message / one RSA-2048 signature: %.2f\n", per / sign;
   if (samples > 0) printf "in flight on average: %.1f records, %.1f POSTs\n", records / samples, posts_in / samples;
 }'
 connections=$(awk '{print $1}' "$W/nginx/logs/access.log" | sort -u | wc -l)
 echo "TLS connections used: $connections for $posts POSTs"
+awk '{t += $3; n++} END {if (n) printf "time at nginx per POST (request_time): %.1f ms on average\n", 1000 * t / n}' "$W/nginx/logs/access.log"
