@@ -1,10 +1,8 @@
 #include "kafka_bridge/outbound.h"
 
-#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <poll.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +19,7 @@
 #include "common/digest.h"
 #include "common/headers.h"
 #include "common/json_text.h"
+#include "common/wake_pipe.h"
 #include "kafka_bridge/delivery.h"
 #include "kafka_bridge/identities.h"
 #include "kafka_bridge/log.h"
@@ -45,17 +44,17 @@ int64_t MillisUntil(Clock::time_point t) {
       0, std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count());
 }
 
-// Work handed to the coordinator by the signing pool and the HTTP loop; a
-// byte on the wake-up pipe tells it there is some.
+// Work handed to the coordinator by the signing pool and the HTTP loop;
+// the wake-up pipe tells it there is some.
 class Inbox {
  public:
-  explicit Inbox(int wake_fd) : wake_fd_(wake_fd) {}
+  explicit Inbox(WakePipe* wake) : wake_(wake) {}
   void Push(std::function<void()> task) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       tasks_.push_back(std::move(task));
     }
-    (void)!write(wake_fd_, "i", 1);  // a full pipe already wakes the coordinator
+    wake_->Notify();
   }
   void RunAll() {
     std::vector<std::function<void()>> now;
@@ -67,7 +66,7 @@ class Inbox {
   }
 
  private:
-  int wake_fd_;
+  WakePipe* wake_;
   std::mutex mu_;
   std::vector<std::function<void()>> tasks_;
 };
@@ -152,7 +151,9 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
   std::shared_ptr<const Identities> identities;
   uint64_t generation = 1;
   PrepareOptions prepare;
-  int wake_read = -1, wake_write = -1;
+  // Wakes the coordinator's poll: the inbox, Kafka's consumer queue and
+  // producer write to it.
+  std::unique_ptr<WakePipe> wake;
 
   // Owned objects, in the order they are made; they go in reverse, and
   // ~Impl stops the threads first (signing, then HTTP: a signing job hands
@@ -179,8 +180,6 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
   ~Impl() {
     signing.reset();
     http.reset();
-    if (wake_read >= 0) close(wake_read);
-    if (wake_write >= 0) close(wake_write);
   }
 
   // ---- setup
@@ -206,7 +205,7 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
     // Records, rebalances and errors wake the coordinator's poll(2).
     rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer->c_ptr());
     if (queue == nullptr) return Error{Reason::kInternalError, "Kafka consumer has no queue"};
-    rd_kafka_queue_io_event_enable(queue, wake_write, "c", 1);
+    rd_kafka_queue_io_event_enable(queue, wake->write_fd(), "c", 1);
     rd_kafka_queue_destroy(queue);
     std::vector<std::string> topics;
     for (const Route& r : config.routes) topics.push_back(r.topic);
@@ -242,11 +241,9 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
   // Sleeps until something arrives (a record, an answer, an
   // acknowledgement) or `timeout_ms` passes.
   void WaitForEvents(int64_t timeout_ms) {
-    pollfd pfd{wake_read, POLLIN, 0};
+    pollfd pfd{wake->read_fd(), POLLIN, 0};
     poll(&pfd, 1, static_cast<int>(std::min<int64_t>(timeout_ms, kIdleWaitMs)));
-    char drain[256];
-    while (read(wake_read, drain, sizeof drain) > 0) {
-    }
+    wake->Clear();  // before the inbox and the consumer are looked at
   }
 
   void At(Clock::time_point when, std::function<void()> task) {
@@ -952,17 +949,14 @@ Result<std::unique_ptr<Outbound>> Outbound::Start(const Config& config, Metrics*
     if (!schemas) return Error{schemas.error().reason, "schemas: " + schemas.error().detail};
     o.prepare.schemas = *schemas;
   }
-  int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-    return Error{Reason::kInternalError, "cannot make the coordinator's wake-up pipe"};
-  }
-  o.wake_read = fds[0];
-  o.wake_write = fds[1];
-  o.inbox = std::make_unique<Inbox>(o.wake_write);
+  auto wake = WakePipe::Create();
+  if (!wake) return Error{wake.error().reason, "coordinator: " + wake.error().detail};
+  o.wake = std::move(*wake);
+  o.inbox = std::make_unique<Inbox>(o.wake.get());
   auto producer = KafkaProducer::Create(ProducerProperties(o.config.kafka), "dead letters and receipts");
   if (!producer) return producer.error();
   o.producer = std::move(*producer);
-  o.producer->WakeOn(o.wake_write);
+  o.producer->WakeOn(o.wake->write_fd());
   if (auto consumer = o.CreateConsumer(); !consumer) return consumer.error();
   int threads = o.config.signing_threads > 0
                     ? o.config.signing_threads

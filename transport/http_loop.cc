@@ -1,8 +1,5 @@
 #include "transport/http_loop.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 
 namespace dipgate::transport {
@@ -85,12 +82,9 @@ Result<std::unique_ptr<HttpLoop>> HttpLoop::Start(LoopOptions options) {
   auto pool = NewPool(loop->options_, loop->options_.tls);
   if (!pool) return pool.error();
   loop->pools_.push_back(std::move(*pool));
-  int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-    return Error{Reason::kInternalError, "cannot make the HTTP loop's wake-up pipe"};
-  }
-  loop->wake_read_ = fds[0];
-  loop->wake_write_ = fds[1];
+  auto wake = WakePipe::Create();
+  if (!wake) return Error{wake.error().reason, "HTTP loop: " + wake.error().detail};
+  loop->wake_ = std::move(*wake);
   loop->thread_ = std::thread([l = loop.get()] { l->Run(); });
   return loop;
 }
@@ -100,11 +94,9 @@ HttpLoop::~HttpLoop() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
-  if (wake_write_ >= 0) (void)!write(wake_write_, "x", 1);
+  if (wake_) wake_->Notify();
   if (thread_.joinable()) thread_.join();
   pools_.clear();
-  if (wake_read_ >= 0) close(wake_read_);
-  if (wake_write_ >= 0) close(wake_write_);
 }
 
 void HttpLoop::Post(Request request, Done done) {
@@ -113,7 +105,7 @@ void HttpLoop::Post(Request request, Done done) {
     std::lock_guard<std::mutex> lock(mu_);
     queued_.emplace_back(std::move(request), std::move(done));
   }
-  (void)!write(wake_write_, "x", 1);  // a full pipe already wakes the loop
+  wake_->Notify();
 }
 
 void HttpLoop::Reconfigure(TlsSettings tls) {
@@ -121,7 +113,7 @@ void HttpLoop::Reconfigure(TlsSettings tls) {
     std::lock_guard<std::mutex> lock(mu_);
     next_tls_ = std::make_unique<TlsSettings>(std::move(tls));
   }
-  (void)!write(wake_write_, "x", 1);
+  wake_->Notify();
 }
 
 void HttpLoop::Add(Pool& pool, Request request, Done done) {
@@ -276,14 +268,12 @@ void HttpLoop::Run() {
     pools_.erase(std::remove_if(pools_.begin(), pools_.end() - 1,
                                 [](const std::unique_ptr<Pool>& p) { return p->transfers.empty(); }),
                  pools_.end() - 1);
-    curl_waitfd wake{wake_read_, CURL_WAIT_POLLIN, 0};
+    curl_waitfd wake{wake_->read_fd(), CURL_WAIT_POLLIN, 0};
     // The newest pool is waited on; older ones still draining are
     // performed at least every 10 ms.
     int timeout_ms = pools_.size() > 1 ? 10 : 1000;
     curl_multi_poll(pools_.back()->multi, &wake, 1, timeout_ms, nullptr);
-    char drain[256];
-    while (read(wake_read_, drain, sizeof drain) > 0) {
-    }
+    wake_->Clear();  // before the next turn takes what was queued
   }
 }
 

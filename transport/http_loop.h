@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/wake_pipe.h"
 #include "transport/https.h"
 
 namespace dipgate::transport {
@@ -95,7 +96,7 @@ class HttpLoop {
   // before a Reconfigure) drain and close.
   std::vector<std::unique_ptr<Pool>> pools_;
   std::atomic<int64_t> active_{0}, connections_{0}, http1_fallbacks_{0};
-  int wake_read_ = -1, wake_write_ = -1;  // Post() writes a byte: the loop's poll returns
+  std::unique_ptr<WakePipe> wake_;  // Post() notifies it: the loop's poll returns
   std::thread thread_;  // last: started after everything above exists
 };
 
