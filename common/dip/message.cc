@@ -1,7 +1,7 @@
 #include "common/dip/message.h"
 
+#include <algorithm>
 #include <cctype>
-#include <cstring>
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -128,16 +128,16 @@ Result<MessageArray> MessageArray::Parse(std::string_view body, const ParseOptio
                  "the body nests deeper than " + std::to_string(kMaxDepth) + " levels"};
   }
   // In place parsing stops at a NUL; JSON text has none outside strings,
-  // where it is escaped, so one anywhere is refused as it would be anyway.
-  if (const void* nul = memchr(body.data(), '\0', body.size()); nul != nullptr) {
-    return Error{Reason::kInvalidJson,
-                 "a NUL byte at offset " +
-                     std::to_string(static_cast<const char*>(nul) - body.data())};
+  // where it is escaped, so one anywhere is refused (a producer counting
+  // a C string's terminator in the record's length sees invalid_json).
+  // An empty body may have no data pointer at all (a Kafka tombstone).
+  if (size_t nul = body.find('\0'); nul != std::string_view::npos) {
+    return Error{Reason::kInvalidJson, "a NUL byte at offset " + std::to_string(nul)};
   }
   MessageArray out;
   out.parsed_ = std::make_unique<Parsed>();
   out.parsed_->text.reset(new char[body.size() + 1]);
-  memcpy(out.parsed_->text.get(), body.data(), body.size());
+  std::copy(body.begin(), body.end(), out.parsed_->text.get());
   out.parsed_->text[body.size()] = '\0';
   rapidjson::Document& doc = out.parsed_->doc;
   doc.ParseInsitu(out.parsed_->text.get());

@@ -144,6 +144,10 @@ TEST(MessageArray, ANulByteIsRefusedAndParsedTextMovesWithTheArray) {
     EXPECT_EQ(a.reason(), Reason::kInvalidJson);
     EXPECT_NE(a.error().detail.find("NUL byte at offset"), std::string::npos) << a.error().detail;
   }
+  // A Kafka tombstone: no data pointer at all.
+  auto none = MessageArray::Parse(std::string_view(nullptr, 0));
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.reason(), Reason::kInvalidJson);
   auto parsed = MessageArray::Parse(good);
   ASSERT_TRUE(parsed.ok());
   MessageArray moved = std::move(*parsed);
