@@ -73,11 +73,13 @@ TEST(WakePipe, NoWakeUpIsLostUnderRaces) {
     });
   }
   int received = 0, sleeps_that_timed_out = 0;
+  size_t stranded = 0;  // queued while the consumer slept 2 s: a lost wake-up
   while (received < kProducers * kItems) {
     if (!Readable(w.read_fd(), 2000)) {
       ++sleeps_that_timed_out;
       std::lock_guard<std::mutex> lock(mu);
-      ASSERT_TRUE(queue.empty()) << "slept 2 s with " << queue.size() << " items queued";
+      stranded = queue.size();
+      if (stranded > 0) break;  // the producers are joined before the verdict
       continue;
     }
     w.Clear();
@@ -89,6 +91,7 @@ TEST(WakePipe, NoWakeUpIsLostUnderRaces) {
     received += static_cast<int>(now.size());
   }
   for (auto& t : producers) t.join();
+  EXPECT_EQ(stranded, 0u) << "slept 2 s with work queued";
   EXPECT_EQ(received, kProducers * kItems);
   EXPECT_EQ(sleeps_that_timed_out, 0);
 }

@@ -69,7 +69,11 @@ class HttpLoopTest : public ::testing::TestWithParam<bool> {
       });
     }
     std::unique_lock<std::mutex> lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return left == 0; }));
+    if (!cv.wait_for(lock, std::chrono::seconds(30), [&] { return left == 0; })) {
+      lock.unlock();
+      loop_.reset();  // its thread gone, no callback touches this frame any more
+      FAIL() << left << " of " << n << " requests unanswered after 30 s";
+    }
   }
 
   // The connections nginx saw, from its log ($connection of each request).
@@ -95,8 +99,8 @@ class HttpLoopTest : public ::testing::TestWithParam<bool> {
 TEST_P(HttpLoopTest, ConnectionsAreKeptBetweenBursts) {
   constexpr int kRounds = 15;
   for (int round = 0; round < kRounds; ++round) {
-    Burst(kConnections);
-    Burst(1);
+    ASSERT_NO_FATAL_FAILURE(Burst(kConnections));
+    ASSERT_NO_FATAL_FAILURE(Burst(1));
   }
   loop_.reset();  // the loop is done with every connection
   EXPECT_EQ(answered_, kRounds * (kConnections + 1)) << failures_;
