@@ -489,6 +489,22 @@ void FillPlaceholder(std::string* text, std::string_view placeholder, std::strin
   }
 }
 
+std::set<std::string> Origins(const Config& config) {
+  std::set<std::string> out;
+  for (const Route& r : config.routes) {
+    size_t scheme = r.url.find("://");
+    size_t path = r.url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+    out.insert(r.url.substr(0, path));
+  }
+  return out;
+}
+
+Result<std::shared_ptr<const dip::SchemaSet>> LoadSchemas(const char* key, const std::string& dir) {
+  auto set = dip::SchemaSet::Load(dir);
+  if (!set) return Error{set.error().reason, std::string("config: ") + key + ": " + set.error().detail};
+  return set;
+}
+
 Result<Config> LoadConfig(const std::string& path) {
   auto json = ReadWholeFile(path);
   if (!json) return Error{Reason::kInternalError, "config: " + json.error().detail};

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/dip/schema.h"
 #include "common/result.h"
 #include "common/signer.h"
 
@@ -115,10 +117,18 @@ struct Config {
 // consumer-only ones left out).
 std::map<std::string, std::string> ProducerProperties(const std::map<std::string, std::string>& kafka);
 
+// The origins ("https://host:port") the routes' URLs point to.
+std::set<std::string> Origins(const Config& config);
+
 // Fills the placeholder of a configured template (a route's url, the
 // inbound topic): every `placeholder` in `text` ("{interfaceID}") becomes
 // `value`.
 void FillPlaceholder(std::string* text, std::string_view placeholder, std::string_view value);
+
+// A schema directory the configuration names (`key`: "schemas",
+// "inbound.schemas"), loaded and compiled as at start; the error names the
+// key. Used at start and by --check.
+Result<std::shared_ptr<const dip::SchemaSet>> LoadSchemas(const char* key, const std::string& dir);
 
 // Parses and validates; files it names must be readable. Errors
 // (internal_error): "config: <key>: <why>".

@@ -192,6 +192,19 @@ TEST(Config, InboundErrorsNameTheKey) {
 namespace dipgate::bridge {
 namespace {
 
+// The HTTP loop keeps idle connections for each origin the routes reach.
+TEST(Config, OriginsOfTheRoutes) {
+  std::string json = Valid();
+  std::string from = R"("routes": [{"topic": "dip-out", "url": "https://dip.example/api/{interfaceID}"}])";
+  json.replace(json.find(from), from.size(), R"("dip_base_url": "https://dip.example", "routes": [
+      {"topic": "a", "identity": "mp"}, {"topic": "b", "url": "https://dip.example/x/{interfaceID}"},
+      {"topic": "c", "url": "https://other.example:8443/dip-channel/{interfaceID}"}])");
+  auto parsed = ParseConfig(json);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().detail;
+  EXPECT_EQ(Origins(*parsed),
+            (std::set<std::string>{"https://dip.example", "https://other.example:8443"}));
+}
+
 TEST(Config, FillPlaceholderReplacesEveryOccurrence) {
   std::string url = "https://dip.example/dip-channel/{interfaceID}?c={interfaceID}";
   FillPlaceholder(&url, "{interfaceID}", "IF-033");

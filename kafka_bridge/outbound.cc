@@ -945,8 +945,8 @@ Result<std::unique_ptr<Outbound>> Outbound::Start(const Config& config, Metrics*
   if (!loaded) return loaded.error();
   o.UseIdentities(*loaded);
   if (!o.config.schemas.empty()) {
-    auto schemas = dip::SchemaSet::Load(o.config.schemas);
-    if (!schemas) return Error{schemas.error().reason, "schemas: " + schemas.error().detail};
+    auto schemas = LoadSchemas("schemas", o.config.schemas);
+    if (!schemas) return schemas.error();
     o.prepare.schemas = *schemas;
   }
   auto wake = WakePipe::Create();
@@ -965,6 +965,7 @@ Result<std::unique_ptr<Outbound>> Outbound::Start(const Config& config, Metrics*
   transport::LoopOptions loop;
   loop.tls = o.identities->tls;
   loop.max_host_connections = o.config.max_connections;
+  loop.hosts = static_cast<long>(Origins(o.config).size());
   loop.max_answer = 1 << 20;  // a batch's StandardResponse has an entry per message
   auto http = transport::HttpLoop::Start(std::move(loop));
   if (!http) return http.error();

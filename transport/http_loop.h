@@ -32,6 +32,9 @@ struct LoopOptions {
   // Connections per host at most: HTTP/2 multiplexes on few, HTTP/1.1 needs
   // one per request in flight.
   long max_host_connections = 64;
+  // Hosts the requests go to: idle connections are kept for each, up to
+  // max_host_connections.
+  long hosts = 1;
   size_t max_answer = 4096;  // bytes of each answer kept
 };
 
