@@ -449,8 +449,8 @@ Result<std::unique_ptr<Inbound>> Inbound::Start(const Config& config, Metrics* m
   impl->metrics = metrics;
   const InboundConfig& in = config.inbound;
   if (!in.schemas.empty()) {
-    auto set = dip::SchemaSet::Load(in.schemas);
-    if (!set) return Error{Reason::kInternalError, "inbound.schemas: " + set.error().detail};
+    auto set = LoadSchemas("inbound.schemas", in.schemas);
+    if (!set) return set.error();
     impl->schemas = *set;
   }
   if (!in.verify_ca.empty()) {

@@ -48,21 +48,23 @@ int main(int argc, char** argv) {
     std::cerr << "usage: dipgate-bridge --config FILE [--check]\n";
     return 2;
   }
-  auto config = dipgate::bridge::LoadConfig(config_path);
-  if (!config) {
-    dipgate::bridge::LogEvent("error", "config_invalid",
-                              dipgate::bridge::Field("error", config.error().detail));
+  auto refuse = [](const dipgate::Error& e) {
+    dipgate::bridge::LogEvent("error", "config_invalid", dipgate::bridge::Field("error", e.detail));
     return 2;
-  }
+  };
+  auto config = dipgate::bridge::LoadConfig(config_path);
+  if (!config) return refuse(config.error());
   if (check) {
     // What --check adds to the configuration checks: every identity (key,
-    // passphrase, certificate) and the TLS files load, as at start, without
-    // connecting to anything.
+    // passphrase, certificate), the TLS files and the schema directories
+    // load, as at start, without connecting to anything.
     auto loaded = dipgate::bridge::LoadIdentities(*config);
-    if (!loaded) {
-      dipgate::bridge::LogEvent("error", "config_invalid",
-                                dipgate::bridge::Field("error", loaded.error().detail));
-      return 2;
+    if (!loaded) return refuse(loaded.error());
+    for (auto [key, dir] : {std::pair<const char*, const std::string&>{"schemas", config->schemas},
+                            {"inbound.schemas", config->inbound.schemas}}) {
+      if (dir.empty()) continue;
+      auto schemas = dipgate::bridge::LoadSchemas(key, dir);
+      if (!schemas) return refuse(schemas.error());
     }
     for (const auto& w : (*loaded)->warnings) {
       dipgate::bridge::LogEvent("warn", "key_file", dipgate::bridge::Field("warning", w));

@@ -51,6 +51,7 @@ std::string Rewrite(std::string conf, const std::string& dir, int listen_port = 
       {"/etc/dipgate/sign/mp-other.pass", PkiFile("passphrase.txt")},
       {"/etc/dipgate/api-key.primary", PkiFile("passphrase.txt")},
       {"/etc/dipgate/api-key.secondary", PkiFile("passphrase.txt")},
+      {"/usr/share/dipgate/schemas", Runfile("third_party/dip_api/schemas")},
       {"/var/log/dipgate/", dir + "/"},
       {"listen 443 ssl;", "listen 127.0.0.1:" + std::to_string(listen_port) + " ssl;"},
       {"listen 127.0.0.1:8443;", "listen 127.0.0.1:" + std::to_string(listen_port) + ";"},
@@ -190,6 +191,28 @@ TEST(BridgeExample, AnUnreadableTlsPassphraseFileFailsTheCheck) {
                           ": No such file or directory"),
             std::string::npos)
       << r.output;
+}
+
+// The schema directories load in the check as they do at start: a
+// directory without the schemas (no index.json) fails the check, naming
+// the key (it used to pass the check and fail the start).
+TEST(BridgeExample, ADirectoryWithoutSchemasFailsTheCheck) {
+  for (const char* key : {"\"schemas\"", "\"inbound\""}) {
+    std::string dir = testing::NewTempDir("deploy");
+    std::string config = Rewrite(ReadFile(Runfile("deploy/bridge/bridge.json")), dir);
+    // The first "schemas" after the key: the outbound one, or inbound's.
+    size_t at = config.find(key);
+    ASSERT_NE(at, std::string::npos) << key;
+    size_t schemas = config.find(Runfile("third_party/dip_api/schemas"), at);
+    ASSERT_NE(schemas, std::string::npos) << key;
+    config.replace(schemas, Runfile("third_party/dip_api/schemas").size(), dir);
+    WriteFile(dir + "/bridge.json", config);
+    auto r = RunCommand(Runfile("kafka_bridge/dipgate-bridge") + " --config " + dir +
+                        "/bridge.json --check");
+    EXPECT_EQ(r.exit_code, 2) << key << ": " << r.output;
+    std::string named = std::string(key) == "\"schemas\"" ? "config: schemas: " : "config: inbound.schemas: ";
+    EXPECT_NE(r.output.find(named), std::string::npos) << r.output;
+  }
 }
 
 // A directory served over plain HTTP, as a CA publishes its CRLs.
