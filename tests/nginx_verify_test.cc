@@ -368,12 +368,8 @@ TEST(NginxVerifyTls, MutualTlsRejectsUnknownClient) {
   testing::Ingress echo(false, false, true);
   int port = testing::FreePort();
   testing::Nginx nginx(
-      "  server {\n    listen 127.0.0.1:" + std::to_string(port) + " ssl;\n"
-      "    ssl_certificate " + PkiFile("tls-server.pem") + ";\n"
-      "    ssl_certificate_key " + PkiFile("tls-server.key") + ";\n"
+      "  server {\n" + testing::MutualTlsListen(port, "ssl") +
       "    ssl_protocols TLSv1.2 TLSv1.3;\n"
-      "    ssl_client_certificate " + PkiFile("ca-bundle.pem") + ";\n"
-      "    ssl_verify_client on;\n"
       "    ssl_verify_depth 2;\n"
       "    location /webhook {\n" + testing::DipVerifyTrust() +
       "      proxy_pass http://127.0.0.1:" + std::to_string(echo.port()) + "/app;\n    }\n  }\n");
