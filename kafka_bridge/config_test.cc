@@ -132,12 +132,6 @@ TEST(Config, AnUnreadablePassphraseFileFailsAtStart) {
             "config: tls.client_key_passphrase_file: cannot read /nonexistent/pass: No such file or directory");
 }
 
-}  // namespace
-}  // namespace dipgate::bridge
-
-namespace dipgate::bridge {
-namespace {
-
 std::string InboundOnly(const std::string& inbound) {
   return R"({"kafka": {"bootstrap.servers": "127.0.0.1:9092"}, "inbound": )" + inbound + "}";
 }
@@ -185,12 +179,6 @@ TEST(Config, InboundErrorsNameTheKey) {
     EXPECT_NE(error.find(c.message), std::string::npos) << error;
   }
 }
-
-}  // namespace
-}  // namespace dipgate::bridge
-
-namespace dipgate::bridge {
-namespace {
 
 // The HTTP loop keeps idle connections for each origin the routes reach.
 TEST(Config, OriginsOfTheRoutes) {
