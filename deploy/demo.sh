@@ -127,7 +127,9 @@ step "starting the DIP stand-in on https://localhost:$DIP_PORT (mutual TLS)"
     --ca "$PKI/ca-bundle.pem" --crl "$PKI/crls.pem" --record "$WORK/dip-received.jsonl" \
     --ready-file "$WORK/dip.ready" --log > "$WORK/dip-standin.log" 2>&1 &
 PIDS+=($!)
-wait_for 20 test -f "$WORK/dip.ready" || { bad "DIP stand-in did not start"; exit 1; }
+wait_for 20 test -f "$WORK/dip.ready" || {
+  bad "DIP stand-in did not start"; tail -5 "$WORK/dip-standin.log" | sed 's/^/        /'; exit 1
+}
 ok "verifies content hash, signature, chain and CRLs of every request (Python cryptography + openssl)"
 
 APP_PORT=$(free_port)
