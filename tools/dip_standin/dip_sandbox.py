@@ -148,7 +148,9 @@ class Sandbox:
         if self.latency:
             time.sleep(self.latency)
         answered = time.time()
-        self.send(h, answer)
+        # Written before the answer leaves: a client that sends its next
+        # message when this answer arrives finds this one already recorded, so
+        # the record's order is the order the sandbox accepted messages in.
         try:
             fields = {"method": h.command, "path": h.path, "status": answer.status,
                       "why": answer.why, "api_key": state["api_key"],
@@ -163,6 +165,7 @@ class Sandbox:
                          received=received, answered=answered)
         except Exception:
             traceback.print_exc()
+        self.send(h, answer)
 
     def send(self, h, answer):
         data = b"" if answer.body is None else json.dumps(answer.body).encode()
