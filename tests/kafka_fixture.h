@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,7 +27,26 @@ namespace dipgate::testing {
 class Broker {
  public:
   Broker() : dir_(NewTempDir("kafka")), port_(FreePort()) {}
-  bool Start() { return Script("start " + dir_ + " " + std::to_string(port_)); }
+  // FreePort's ports are free when it looks, not when the JVM binds them:
+  // tests running beside this one may take one first. So a broker that
+  // exits at start is tried again, in a new directory on new ports (three
+  // tries, each failure's reason printed); the test fails if none starts.
+  bool Start() {
+    for (int attempt = 1;; ++attempt) {
+      auto r = RunCommand(Runfile("tests/kafka/kafka.sh") + " start " + dir_ + " " +
+                          std::to_string(port_) + " " + std::to_string(FreePort()));
+      if (r.exit_code == 0) return true;
+      if (attempt == 3) {
+        ADD_FAILURE() << "kafka.sh start, " << attempt << " tries: " << r.output;
+        return false;
+      }
+      std::cerr << "kafka.sh start on port " << port_ << " failed (try " << attempt
+                << "), trying new ports: " << r.output << "\n";
+      Stop();
+      dir_ = NewTempDir("kafka");
+      port_ = FreePort();
+    }
+  }
   bool Restart() { return Script("restart " + dir_ + " " + std::to_string(port_)); }
   void Stop() { Script("stop " + dir_); }
   void Kill() { Script("kill " + dir_); }

@@ -3,7 +3,9 @@
 # controller) from Maven Central jars, for tests and the demo.
 #
 #   kafka.sh fetch                 resolve the jars (once; cached)
-#   kafka.sh start DIR PORT        format DIR and start a broker on 127.0.0.1:PORT
+#   kafka.sh start DIR PORT [CONTROLLER_PORT]
+#                                  format DIR and start a broker on 127.0.0.1:PORT
+#                                  (its KRaft controller on CONTROLLER_PORT, else PORT+1)
 #   kafka.sh stop DIR              stop it (SIGTERM, then SIGKILL after 20 s)
 #   kafka.sh kill DIR              SIGKILL (crash tests)
 #   kafka.sh restart DIR PORT      start again on existing data (after stop/kill)
@@ -33,7 +35,11 @@ launch() {
   for _ in $(seq 1 300); do
     if (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
     if ! kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; then
-      echo "kafka exited; see $dir/kafka.out" >&2; tail -20 "$dir/kafka.out" >&2; return 1
+      # The JVM's own output, then the broker's log (a port taken shows there).
+      echo "kafka exited; see $dir/kafka.out and $dir/kafka.log" >&2
+      tail -20 "$dir/kafka.out" >&2
+      [ -f "$dir/kafka.log" ] && grep -E "ERROR|FATAL|Exception" "$dir/kafka.log" | tail -10 >&2
+      return 1
     fi
     sleep 0.1
   done
@@ -42,10 +48,9 @@ launch() {
 }
 
 start() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 controller=${3:-$(($2 + 1))}
   fetch
   mkdir -p "$dir/data"
-  local controller=$((port + 1))
   cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -91,9 +96,9 @@ stop() {
 
 case "${1:-}" in
   fetch) fetch ;;
-  start) start "$2" "$3" ;;
+  start) start "$2" "$3" "${4:-}" ;;
   restart) launch "$2" "$3" ;;
   stop) stop "$2" TERM ;;
   kill) stop "$2" KILL ;;
-  *) echo "usage: $0 fetch | start DIR PORT | restart DIR PORT | stop DIR | kill DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch | start DIR PORT [CONTROLLER_PORT] | restart DIR PORT | stop DIR | kill DIR" >&2; exit 2 ;;
 esac
