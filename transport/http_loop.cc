@@ -203,13 +203,9 @@ void HttpLoop::Reap(Pool& pool) {
       long version = 0;
       if (t->learns_protocol && pool.protocol == Pool::Protocol::kUnknown &&
           curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version) == CURLE_OK) {
-        if (version == CURL_HTTP_VERSION_2_0 && reply.status == 403) {
-          // A server that asks for the client certificate after the
-          // handshake refuses HTTP/2 with HTTP_1_1_REQUIRED, which libcurl
-          // follows over HTTP/1.1 by itself; Apache httpd sometimes answers
-          // 403 instead. Before HTTP/2 has worked here, that 403 is taken as
-          // the same refusal: HTTP/1.1 from now on, and this request again
-          // over it (a real 403 comes back as one).
+        if (RefusedOverHttp2(h, reply)) {
+          // Before HTTP/2 has worked here: HTTP/1.1 from now on, and this
+          // request again over it.
           pool.protocol = Pool::Protocol::kHttp1;
           http1_fallbacks_ = 1;
           Resend(pool, std::move(t));

@@ -109,6 +109,13 @@ void ReadReply(CURL* h, CURLcode rc, const char* error, Reply* reply) {
   }
 }
 
+bool RefusedOverHttp2(CURL* h, const Reply& reply) {
+  long version = 0;
+  return !reply.transport_error && reply.status == 403 &&
+         curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
+         version == CURL_HTTP_VERSION_2_0;
+}
+
 void ApplyTls(CURL* h, const TlsSettings& s) {
   const TlsOptions& o = s.options;
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -153,13 +160,7 @@ Reply Perform(const TlsSettings& tls, const std::string& method, const std::stri
     curl_easy_setopt(curl.get(), CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
   }
   Reply reply = PerformOn(curl.get(), expect, method, url, body, headers, max_answer);
-  // HTTP_1_1_REQUIRED is followed by libcurl; Apache httpd sometimes
-  // answers an HTTP/2 request that needs the certificate with 403 instead:
-  // once more over HTTP/1.1 (a real 403 comes back as one).
-  long version = 0;
-  if (reply.status == 403 &&
-      curl_easy_getinfo(curl.get(), CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
-      version == CURL_HTTP_VERSION_2_0) {
+  if (RefusedOverHttp2(curl.get(), reply)) {
     curl_easy_setopt(curl.get(), CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     reply = PerformOn(curl.get(), expect, method, url, body, headers, max_answer);
   }

@@ -84,6 +84,13 @@ struct AnswerSink {
 size_t CollectAnswer(char* data, size_t size, size_t n, void* sink);
 curl_slist* RequestHeaders(const char* expect, const HeaderList& headers);
 void ReadReply(CURL* handle, CURLcode result, const char* error, Reply* reply);
+// A server that asks for the client certificate after the handshake cannot
+// do so under HTTP/2 (no renegotiation, no post-handshake auth). It refuses
+// HTTP/2 with HTTP_1_1_REQUIRED, which libcurl follows over HTTP/1.1 by
+// itself, or (Apache httpd, sometimes) answers 403. True for that 403: an
+// HTTP/2 answer with status 403, to be sent once more over HTTP/1.1 (a real
+// 403 comes back as one).
+bool RefusedOverHttp2(CURL* handle, const Reply& reply);
 
 // Call once before threads start (libcurl's global init is not thread-safe).
 void InitHttp();
