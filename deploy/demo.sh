@@ -117,7 +117,7 @@ echo "demo-primary-api-key" > "$PKI/api-key"
 
 KAFKA_PORT=$(free_port)
 step "starting Kafka (KRaft, one node) on 127.0.0.1:$KAFKA_PORT"
-tests/kafka/kafka.sh start "$WORK/kafka" "$KAFKA_PORT" >/dev/null
+tests/kafka/kafka.sh start "$WORK/kafka" "$KAFKA_PORT" "$(free_port)" >/dev/null
 ok "broker up"
 
 DIP_PORT=$(free_port)
