@@ -548,6 +548,7 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
   }
 
   void OnAnswer(uint64_t id, transport::Reply reply) {
+    NoticeHttp1();  // the loop learns the protocol from an answer: said before it is counted
     Post* post = FindPost(id);
     if (post == nullptr) return;
     EndRequest(*post);
@@ -995,7 +996,6 @@ int Outbound::Run(std::atomic<bool>& stop, std::atomic<bool>& reload) {
     if (Clock::now() - last_commit > std::chrono::milliseconds(kCommitEveryMs)) {
       o.Commit(o.All());
       o.UpdateLag();
-      o.NoticeHttp1();
       last_commit = Clock::now();
     }
   }
