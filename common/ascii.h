@@ -1,5 +1,5 @@
 // ASCII case-insensitive comparison, for header names, JSON field names the
-// DIP does not case-check, channel ids and fingerprints.
+// DIP does not case-check, channel ids and fingerprints; JSON whitespace.
 #ifndef DIPGATE_COMMON_ASCII_H_
 #define DIPGATE_COMMON_ASCII_H_
 
@@ -16,6 +16,14 @@ inline bool EqualsNoCase(std::string_view a, std::string_view b) {
     if (x != y) return false;
   }
   return true;
+}
+
+// `s` without the JSON whitespace (space, tab, CR, LF) around it.
+inline std::string_view TrimJsonSpace(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) return {};
+  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
 }
 
 }  // namespace dipgate

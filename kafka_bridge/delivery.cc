@@ -11,14 +11,6 @@
 namespace dipgate::bridge {
 namespace {
 
-constexpr std::string_view kWhitespace = " \t\r\n";
-
-std::string_view Trim(std::string_view s) {
-  size_t begin = s.find_first_not_of(kWhitespace);
-  if (begin == std::string_view::npos) return {};
-  return s.substr(begin, s.find_last_not_of(kWhitespace) - begin + 1);
-}
-
 Refusal RefusalFor(const Error& error) {
   switch (error.reason) {
     case Reason::kInvalidJson:
@@ -88,10 +80,10 @@ Prepared PrepareRecord(std::string_view value, const PrepareOptions& options) {
                      verdict.pointer};
     }
   }
-  std::string_view body = Trim(value);
+  std::string_view body = TrimJsonSpace(value);
   switch (array->form()) {
     case dip::BodyForm::kArray:
-      out.elements = std::string(Trim(body.substr(1, body.size() - 2)));
+      out.elements = std::string(TrimJsonSpace(body.substr(1, body.size() - 2)));
       break;
     case dip::BodyForm::kMessage:
       out.elements = std::string(body);

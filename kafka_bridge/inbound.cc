@@ -242,7 +242,7 @@ struct Inbound::Impl {
       OutRecord record;
       record.topic = TopicFor(e);
       record.key = KeyFor(e);
-      record.value = dip::ToJson(*m.payload);
+      record.value = std::string(array.PayloadText(m.index));  // the bytes the DIP sent
       record.headers = {{"dip.transactionID", e.transaction_id},
                         {"dip.publicationID", e.publication_id},
                         {"dip.replayIndicator", replay ? "true" : "false"},

@@ -8,7 +8,8 @@
 // default), headers dip.transactionID, dip.publicationID,
 // dip.replayIndicator, dip.interfaceID, dip.eventCode,
 // dip.senderUniqueReference, dip.signer and dip.mpo (X-DIP-MPO), value the
-// message's payload. The producer is idempotent with acks=all.
+// message's payload: the exact bytes of the body that held it, never
+// re-serialised. The producer is idempotent with acks=all.
 //
 // The answer follows the DIP's rules (docs/dip-api.md):
 //   201 + StandardResponse (RCP0000 per message)  only once Kafka has

@@ -69,6 +69,9 @@ std::string Array(const std::vector<std::string>& messages) {
 
 class BridgeInboundTest : public testing::KafkaTest {
  protected:
+  // Whether the bridge checks inbound messages against the DIP's schemas.
+  virtual bool Schemas() const { return true; }
+
   void SetUp() override {
     dir_ = testing::NewTempDir("inbound");
     topic_prefix_ = "dip-in-" + std::to_string(++counter_) + "-";
@@ -78,8 +81,12 @@ class BridgeInboundTest : public testing::KafkaTest {
             "topic.metadata.refresh.interval.ms": 1000},
   "inbound": {"listen": "127.0.0.1:)" + std::to_string(listen_port_) + R"(",
               "topic": ")" + topic_prefix_ + R"({interfaceID}",
-              "participant_id": "0140321855",
-              "schemas": ")" + Runfile("third_party/dip_api/schemas") + R"(",
+              "participant_id": "0140321855",)" +
+                                          (Schemas() ? R"("schemas": ")" +
+                                                           Runfile("third_party/dip_api/schemas") +
+                                                           "\","
+                                                     : "") +
+                                          R"(
               "produce_timeout_ms": 3000, "retry_after_s": 1},
   "metrics_listen": "127.0.0.1:)" + std::to_string(metrics_port_ = testing::FreePort()) + R"("
 })");
@@ -327,6 +334,74 @@ TEST_F(BridgeInboundTest, ABridgeKilledMidWebhookAnswersNothingAndTheRetryLands)
   for (const KafkaRecord& r : records) seen.insert(r.headers.at("dip.transactionID"));
   EXPECT_EQ(seen.size(), 4u) << "every message of the killed webhook in Kafka";
   std::cout << "bridge killed mid-webhook: " << records.size() << " records for 4 messages\n";
+}
+
+// Without schemas, so a payload may hold any JSON: what reaches Kafka is
+// the bytes the DIP signed, whatever they spell.
+class BridgeInboundBytesTest : public BridgeInboundTest {
+ protected:
+  bool Schemas() const override { return false; }
+
+  // Signs `body` for nginx's webhook location with the DIP's EC key and
+  // POSTs it there.
+  HttpResult SignAndPost(const std::string& body) {
+    std::string url = "http://127.0.0.1:" + std::to_string(nginx_port_) + "/dip/webhook/if-033";
+    WriteFile(dir_ + "/signed.json", body);
+    auto s = RunCommand(Runfile("cli/dipctl") + " sign --cert " + PkiFile("signer-ec.pem") +
+                        " --key " + PkiFile("signer-ec.key") + " --url " + url + " --body " +
+                        dir_ + "/signed.json");
+    EXPECT_EQ(s.exit_code, 0) << s.output;
+    WriteFile(dir_ + "/headers", s.output);
+    return Curl("-X POST -H @" + dir_ + "/headers -H 'Content-Type: application/json' "
+                "--data-binary @" + dir_ + "/signed.json " + url);
+  }
+};
+
+TEST_F(BridgeInboundBytesTest, PayloadsReachKafkaByteForByteAndAnUnreadableNumberIsRefused) {
+  // Values a JSON writer would respell or change: integers beyond 2^64,
+  // trailing zeros, exponents, negative zero, escapes (\u, \/, a surrogate
+  // pair), UTF-8 text, spacing and newlines inside the payload.
+  auto odd = [](int i, const std::string& extra) {
+    std::string m = Message(i, true, "T-IF-033-0140321855-SDS-20261201-B" + std::to_string(i));
+    size_t at = m.rfind("}}");  // the payload's end
+    return m.substr(0, at) + extra + m.substr(at);
+  };
+  std::vector<std::string> messages = {
+      odd(600, ",\"big\": 123456789012345678901234567890, \"price\": 1.10, \"e\": 1e2,"
+               " \"E\":1E+2, \"z\": -0.0, \"tiny\": 5e-324"),
+      odd(601, R"(,"text": "caf\u00e9 café \"q\" \/ \ud83d\ude00 €")"),
+      odd(602, " ,\n  \"nested\" : { \"a\" : [ 1 , 2.50 , { } ] }\r\n  "),
+  };
+  std::string body = "[\n  " + messages[0] + ",\n  " + messages[1] + " ,\t" + messages[2] + "\n]";
+  auto parsed = dip::MessageArray::Parse(body);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().detail;
+  HttpResult r = SignAndPost(body);
+  ASSERT_EQ(r.status, 201) << r.raw << Tail(dir_ + "/bridge.log");
+  auto records = Topic(4, 8000);
+  ASSERT_EQ(records.size(), 3u) << Tail(dir_ + "/bridge.log");
+  std::map<std::string, std::string> values;  // by transactionID: keys spread over partitions
+  for (const KafkaRecord& record : records) values[record.headers.at("dip.transactionID")] = record.value;
+  for (size_t i = 0; i < 3; ++i) {
+    // The exact payload slice of what was signed, not a re-serialisation.
+    const std::string& value = values[parsed->messages()[i].envelope.transaction_id];
+    EXPECT_EQ(value, std::string(parsed->PayloadText(i))) << "message " << i;
+    EXPECT_EQ("{\"payload\":" + value + "}", messages[i]) << "message " << i;
+  }
+  EXPECT_NE(values["T-IF-033-0140321855-SDS-20261201-B600"].find(
+                "123456789012345678901234567890, \"price\": 1.10, \"e\": 1e2"),
+            std::string::npos);
+
+  // A number beyond a double's range: refused before any 201, with the
+  // reason and where it is; nothing produced.
+  std::string huge = odd(603, ",\"reading\":7600002E302");
+  HttpResult refused = SignAndPost("[" + huge + "]");
+  EXPECT_EQ(refused.status, 400) << refused.raw;
+  EXPECT_NE(refused.body.find("beyond the range of a double at /0/payload/reading"),
+            std::string::npos)
+      << refused.body;
+  auto metrics = Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics");
+  EXPECT_NE(metrics.body.find("dipgate_bridge_inbound_produced_total 3\n"), std::string::npos)
+      << metrics.body;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -53,6 +54,140 @@ bool DepthWithin(std::string_view text, int limit) {
     }
   }
   return true;
+}
+
+// Where one object near the root lies in the text: at depth 1 (an element
+// of the root array, or a member of the root object) `i` is its position;
+// at depth 2, `i` is its parent's and `j` its own. [begin, end) in bytes.
+struct Spot {
+  size_t i = 0, j = 0;
+  size_t begin = 0, end = 0;
+  bool operator<(const Spot& o) const { return i != o.i ? i < o.i : j < o.j; }
+};
+
+// Builds the document from the reader's events, as Document::ParseInsitu
+// does, and notes on the way where the objects of depth 1 and 2 begin and
+// end in the text (the reader calls StartObject just after taking the '{'
+// and EndObject just after the '}', on the stream it was given), and the
+// JSON pointer of a number beyond a double's range, which it refuses.
+class Recorder {
+ public:
+  using Ch = char;
+  Recorder(rapidjson::Document* doc, rapidjson::InsituStringStream* stream)
+      : doc_(doc), stream_(stream) {}
+
+  bool Null() { return Value() && doc_->Null(); }
+  bool Bool(bool b) { return Value() && doc_->Bool(b); }
+  bool Int(int i) { return Value() && doc_->Int(i); }
+  bool Uint(unsigned u) { return Value() && doc_->Uint(u); }
+  bool Int64(int64_t i) { return Value() && doc_->Int64(i); }
+  bool Uint64(uint64_t u) { return Value() && doc_->Uint64(u); }
+  bool Double(double d) {
+    Value();
+    if (!std::isfinite(d)) {
+      out_of_range_ = Pointer(true);
+      return false;
+    }
+    return doc_->Double(d);
+  }
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return Value() && doc_->RawNumber(s, n, copy);
+  }
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return Value() && doc_->String(s, n, copy);
+  }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) {
+    Frame& f = frames_.back();
+    f.key = std::string_view(s, n);  // in place: stays in the text
+    ++f.count;
+    return doc_->Key(s, n, copy);
+  }
+  bool StartObject() { return Open(false) && doc_->StartObject(); }
+  bool EndObject(rapidjson::SizeType n) { return Close() && doc_->EndObject(n); }
+  bool StartArray() { return Open(true) && doc_->StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return Close() && doc_->EndArray(n); }
+
+  const std::string& out_of_range() const { return out_of_range_; }
+  // RFC 6901: '~' as ~0, '/' as ~1. `begun`: the value being read was
+  // counted (a handler call); false when the reader failed before the call.
+  std::string Pointer(bool begun) const {
+    std::string out;
+    for (size_t k = 0; k < frames_.size(); ++k) {
+      const Frame& f = frames_[k];
+      out += '/';
+      if (f.array) {
+        out += std::to_string(f.count - (begun || k + 1 < frames_.size() ? 1 : 0));
+        continue;
+      }
+      for (char c : f.key) {
+        if (c == '~') out += "~0";
+        else if (c == '/') out += "~1";
+        else out += c;
+      }
+    }
+    return out.empty() ? "/" : out;
+  }
+  // Sorted: the objects of one depth close in the text's order.
+  const std::vector<Spot>& depth1() const { return depth1_; }
+  const std::vector<Spot>& depth2() const { return depth2_; }
+
+ private:
+  struct Frame {
+    bool array = false;
+    size_t count = 0;  // elements or members begun so far
+    std::string_view key;
+    size_t begin = 0;
+  };
+
+  // A value begins: in an array it is the next element.
+  bool Value() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().count;
+    return true;
+  }
+  bool Open(bool array) {
+    Value();
+    frames_.push_back(Frame{array, 0, {}, stream_->Tell() - 1});
+    return true;
+  }
+  bool Close() {
+    const Frame& f = frames_.back();
+    size_t depth = frames_.size() - 1;
+    if (!f.array && (depth == 1 || depth == 2)) {
+      Spot s;
+      s.i = frames_[0].count - 1;
+      if (depth == 2) s.j = frames_[1].count - 1;
+      s.begin = f.begin;
+      s.end = stream_->Tell();
+      (depth == 1 ? depth1_ : depth2_).push_back(s);
+    }
+    frames_.pop_back();
+    return true;
+  }
+  rapidjson::Document* doc_;
+  rapidjson::InsituStringStream* stream_;
+  std::vector<Frame> frames_;
+  std::vector<Spot> depth1_, depth2_;
+  std::string out_of_range_;
+};
+
+// The position of member `value` among `object`'s members.
+size_t Ordinal(const rapidjson::Value& object, const rapidjson::Value* value) {
+  size_t j = 0;
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it, ++j) {
+    if (&it->value == value) return j;
+  }
+  return j;
+}
+
+// The slice of `spots` at (i, j); empty when absent (cannot happen for an
+// object the parse saw).
+std::optional<Spot> Find(const std::vector<Spot>& spots, size_t i, size_t j) {
+  Spot key;
+  key.i = i;
+  key.j = j;
+  auto it = std::lower_bound(spots.begin(), spots.end(), key);
+  if (it == spots.end() || it->i != i || it->j != j) return std::nullopt;
+  return *it;
 }
 
 }  // namespace
@@ -136,27 +271,55 @@ Result<MessageArray> MessageArray::Parse(std::string_view body, const ParseOptio
   }
   MessageArray out;
   out.parsed_ = std::make_unique<Parsed>();
-  out.parsed_->text.reset(new char[body.size() + 1]);
-  std::copy(body.begin(), body.end(), out.parsed_->text.get());
-  out.parsed_->text[body.size()] = '\0';
-  rapidjson::Document& doc = out.parsed_->doc;
-  doc.ParseInsitu(out.parsed_->text.get());
-  if (doc.HasParseError()) {
-    return Error{Reason::kInvalidJson, std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
-                                           " at offset " + std::to_string(doc.GetErrorOffset())};
+  Parsed& parsed = *out.parsed_;
+  parsed.size = body.size();
+  parsed.text.reset(new char[2 * body.size() + 1]);
+  std::copy(body.begin(), body.end(), parsed.text.get());
+  parsed.text[body.size()] = '\0';
+  std::copy(body.begin(), body.end(), parsed.text.get() + body.size() + 1);
+  rapidjson::Document& doc = parsed.doc;
+  rapidjson::InsituStringStream stream(parsed.text.get());
+  Recorder recorder(&doc, &stream);
+  rapidjson::ParseResult result;
+  auto generate = [&](rapidjson::Document&) {
+    rapidjson::Reader reader;
+    result = reader.Parse<rapidjson::kParseInsituFlag>(stream, recorder);
+    return !result.IsError();
+  };
+  doc.Populate(generate);
+  // Beyond a double's range: read as infinity (refused by the recorder),
+  // or refused by the reader itself for some spellings.
+  std::string out_of_range = recorder.out_of_range();
+  if (out_of_range.empty() && result.Code() == rapidjson::kParseErrorNumberTooBig) {
+    out_of_range = recorder.Pointer(false);
   }
-  auto add = [&](size_t index, const rapidjson::Value& payload,
-                 std::string pointer) -> std::optional<Error> {
+  if (!out_of_range.empty()) {
+    return Error{Reason::kInvalidJson, "a number beyond the range of a double at " +
+                                           out_of_range + " (offset " +
+                                           std::to_string(result.Offset()) + ")"};
+  }
+  if (result.IsError()) {
+    return Error{Reason::kInvalidJson, std::string(rapidjson::GetParseError_En(result.Code())) +
+                                           " at offset " + std::to_string(result.Offset())};
+  }
+  auto add = [&](size_t index, const rapidjson::Value& payload, std::string pointer,
+                 std::optional<Spot> spot) -> std::optional<Error> {
     if (!payload.IsObject()) {
       return Error{Reason::kNotMessageArray,
                    "message " + std::to_string(index) + ": the payload is not an object"};
     }
+    if (!spot) {  // every object's place is noted: not reached
+      return Error{Reason::kInternalError,
+                   "message " + std::to_string(index) + ": its payload's place in the body was not seen"};
+    }
+    Span span{spot->begin, spot->end};
     auto envelope = ReadEnvelope(payload);
     if (!envelope) {
       return Error{envelope.reason(),
                    "message " + std::to_string(index) + ": " + envelope.error().detail};
     }
     out.messages_.push_back(Message{index, &payload, std::move(*envelope), std::move(pointer)});
+    out.payloads_.push_back(span);
     return std::nullopt;
   };
   if (doc.IsObject()) {
@@ -168,10 +331,16 @@ Result<MessageArray> MessageArray::Parse(std::string_view body, const ParseOptio
     const rapidjson::Value* payload = Member(doc, "payload");
     if (payload != nullptr && Member(doc, "CommonBlock") == nullptr) {
       out.form_ = BodyForm::kMessage;
-      if (auto e = add(0, *payload, "/payload")) return *e;
+      if (auto e = add(0, *payload, "/payload", Find(recorder.depth1(), Ordinal(doc, payload), 0))) {
+        return *e;
+      }
     } else {
       out.form_ = BodyForm::kPayload;
-      if (auto e = add(0, doc, "")) return *e;
+      std::string_view whole = TrimJsonSpace(out.text());
+      Spot all;
+      all.begin = static_cast<size_t>(whole.data() - out.text().data());
+      all.end = all.begin + whole.size();
+      if (auto e = add(0, doc, "", all)) return *e;
     }
     return out;
   }
@@ -191,22 +360,27 @@ Result<MessageArray> MessageArray::Parse(std::string_view body, const ParseOptio
       return Error{Reason::kNotMessageArray,
                    "message " + std::to_string(i) + ": not an object with a \"payload\" member"};
     }
-    if (auto e = add(i, *payload, "/" + std::to_string(i) + "/payload")) return *e;
+    if (auto e = add(i, *payload, "/" + std::to_string(i) + "/payload",
+                     Find(recorder.depth2(), i, Ordinal(element, payload)))) {
+      return *e;
+    }
   }
   return out;
 }
 
 std::string MessageArray::ArrayJson() const {
+  std::string_view body = TrimJsonSpace(text());
   switch (form_) {
-    case BodyForm::kArray: return ToJson(document());
-    case BodyForm::kMessage: return "[" + ToJson(document()) + "]";
+    case BodyForm::kArray: return std::string(text());
+    case BodyForm::kMessage: return "[" + std::string(body) + "]";
     case BodyForm::kPayload: break;
   }
-  return "[{\"payload\":" + ToJson(document()) + "}]";
+  return "[{\"payload\":" + std::string(body) + "}]";
 }
 
-std::string MessageArray::PayloadJson(size_t index) const {
-  return ToJson(*messages_.at(index).payload);
+std::string_view MessageArray::PayloadText(size_t index) const {
+  const Span& s = payloads_.at(index);
+  return text().substr(s.begin, s.end - s.begin);
 }
 
 }  // namespace dipgate::dip

@@ -11,6 +11,12 @@
 // `allow_bare_payload` either parses as one message and ArrayJson() wraps it
 // the way the DIP requires.
 //
+// What dipgate passes on is what it received: each message's payload is
+// known as the exact slice of the body it came in (PayloadText), and the
+// wrapped array is spliced from the body's text, never re-serialised. A
+// number no double can hold (1e400) is refused at parse (invalid_json, with
+// its JSON pointer): RapidJSON would read it as infinity and write it half.
+//
 // Field names are matched exactly, and case-insensitively when the exact
 // name is absent: the DIP does not enforce the capitalisation of field names
 // on ingress (SubmitEvents, "note on use of upper/lower case"), so routing
@@ -88,12 +94,15 @@ class MessageArray {
   BodyForm form() const { return form_; }
   const std::vector<Message>& messages() const { return messages_; }
   const rapidjson::Document& document() const { return parsed_->doc; }
+  // The body as received.
+  std::string_view text() const { return {parsed_->original(), parsed_->size}; }
 
-  // The body as a DIPMessageArray: a bare payload wrapped as
-  // [{"payload": ...}], an array re-serialised compactly.
+  // The body as a DIPMessageArray, spliced from the received text: an array
+  // as it came, {"payload": ...} as [ it ], a bare payload as
+  // [{"payload": it }] (surrounding whitespace dropped).
   std::string ArrayJson() const;
-  // One message's payload as compact JSON.
-  std::string PayloadJson(size_t index) const;
+  // One message's payload: the exact bytes of the body that held it.
+  std::string_view PayloadText(size_t index) const;
 
  private:
   // The document is parsed in place (RapidJSON's insitu mode: strings are
@@ -101,13 +110,22 @@ class MessageArray {
   // message's many short strings), so it points into `text`, a copy of the
   // body; both move together. The values come from a pool that starts
   // small (a message's few hundred values), not RapidJSON's 64 KiB default.
+  // `text` holds both: the copy parsed in place (size + 1 bytes, NUL
+  // ended), then the body as received (size bytes), for the slices.
   struct Parsed {
     std::unique_ptr<char[]> text;
+    size_t size = 0;
     rapidjson::MemoryPoolAllocator<> pool{8192};
     rapidjson::Document doc{&pool};
+    const char* original() const { return text.get() + size + 1; }
   };
   std::unique_ptr<Parsed> parsed_;
   std::vector<Message> messages_;
+  // Per message: where its payload is in the received body.
+  struct Span {
+    size_t begin = 0, end = 0;
+  };
+  std::vector<Span> payloads_;
   BodyForm form_ = BodyForm::kArray;
 };
 

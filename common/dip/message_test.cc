@@ -59,7 +59,7 @@ TEST(MessageArray, SeveralMessagesKeepTheirOrderAndPointers) {
   }
   // Moving the array keeps the payload pointers valid.
   MessageArray moved = std::move(*a);
-  EXPECT_EQ(moved.PayloadJson(2).find("\"IF-003\"") != std::string::npos, true);
+  EXPECT_EQ(moved.PayloadText(2), Payload("IF-003"));
 }
 
 TEST(MessageArray, BarePayloadAndSingleMessageAreWrappedOnlyWhenAllowed) {
@@ -155,6 +155,66 @@ TEST(MessageArray, ANulByteIsRefusedAndParsedTextMovesWithTheArray) {
   EXPECT_EQ(moved.ArrayJson(), good);
   EXPECT_EQ((*moved.messages()[0].payload)["CommonBlock"]["S0"]["interfaceID"].GetString(),
             std::string("IF-033"));
+}
+
+// What dipgate passes on is what it received: each payload is the exact
+// slice of the body (numbers, escapes, spacing and non-ASCII text as sent),
+// and the wrapped array is spliced from the text, never re-serialised.
+TEST(MessageArray, PayloadsAreTheReceivedBytes) {
+  std::string p = Payload();
+  p.insert(p.size() - 1,
+           ", \"big\": 123456789012345678901234567890, \"price\": 1.10, \"e\": 1e2,"
+           " \"neg\": -0.000, \"text\": \"caf\u00e9 \\u00e9 \\\" \\/ \\ud83d\\ude00\","
+           " \"nested\" : { \"a\" : [ 1 , {\"b\":{}} ] } ");
+  std::string q = Payload("IF-034");
+  std::string body = " [ {\"payload\" :\n" + p + " } ,\t{\"Payload\":" + q + ",\"x\":{}}]\n";
+  auto a = MessageArray::Parse(body);
+  ASSERT_TRUE(a.ok()) << a.error().detail;
+  ASSERT_EQ(a->messages().size(), 2u);
+  EXPECT_EQ(a->PayloadText(0), p);
+  EXPECT_EQ(a->PayloadText(1), q);  // matched without case, "x" after it
+  EXPECT_EQ(a->ArrayJson(), body);
+  EXPECT_EQ(a->text(), body);
+
+  ParseOptions lenient;
+  lenient.allow_bare_payload = true;
+  auto bare = MessageArray::Parse("\n  " + p + " \r\n", lenient);
+  ASSERT_TRUE(bare.ok()) << bare.error().detail;
+  EXPECT_EQ(bare->PayloadText(0), p);
+  EXPECT_EQ(bare->ArrayJson(), "[{\"payload\":" + p + "}]");
+
+  auto single = MessageArray::Parse("{\"first\":{}, \"payload\": " + p + " }", lenient);
+  ASSERT_TRUE(single.ok()) << single.error().detail;
+  EXPECT_EQ(single->form(), BodyForm::kMessage);
+  EXPECT_EQ(single->PayloadText(0), p);
+  EXPECT_EQ(single->ArrayJson(), "[{\"first\":{}, \"payload\": " + p + " }]");
+}
+
+// A number no double holds would be read as infinity and written half:
+// refused at parse, naming where it is.
+TEST(MessageArray, ANumberBeyondADoubleIsRefusedWithItsPointer) {
+  ParseOptions lenient;
+  lenient.allow_bare_payload = true;
+  auto fuzzed = MessageArray::Parse(R"({"CommonBlock":{"S0":{"interfaceID":"a","":7600002E302}}})",
+                                    lenient);
+  ASSERT_FALSE(fuzzed.ok());
+  EXPECT_EQ(fuzzed.reason(), Reason::kInvalidJson);
+  EXPECT_NE(fuzzed.error().detail.find("beyond the range of a double at /CommonBlock/S0/"),
+            std::string::npos)
+      << fuzzed.error().detail;
+  std::string p = Payload();
+  p.insert(p.size() - 1, R"(,"r/e~x":[0,{"reading":-1e400}])");
+  auto a = MessageArray::Parse("[{\"payload\":" + Payload() + "},{\"payload\":" + p + "}]");
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.reason(), Reason::kInvalidJson);
+  EXPECT_NE(a.error().detail.find("at /1/payload/r~1e~0x/1/reading"), std::string::npos)
+      << a.error().detail;
+  // The largest doubles still parse.
+  std::string edge = Payload();
+  edge.insert(edge.size() - 1, R"(,"max":1.7976931348623157e308,"min":-4.9e-324,"under":1e-400)");
+  auto ok = MessageArray::Parse("[{\"payload\":" + edge + "}]");
+  ASSERT_TRUE(ok.ok()) << ok.error().detail;
+  EXPECT_EQ(ok->PayloadText(0), edge);
 }
 
 TEST(MessageArray, MessageCountIsBounded) {
