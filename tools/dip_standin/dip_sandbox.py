@@ -28,6 +28,8 @@ import urllib.parse
 from dip_spec import ENVELOPE, describe_all, pointer
 
 MSG_OK = "MSG0000 - Success"
+# --duplicates strict: the valid messages of an array refused for a duplicate.
+MSG_PROCESSING = "MSG1000 - Message Processing Failed"
 # The environment is part of the message (S1): a sender fault, not retried.
 MSG_ENVIRONMENT = "MSG1001 - Schema Failure"
 MSG_SCHEMA = "MSG1001 - Schema Failure"
@@ -113,6 +115,9 @@ class Sandbox:
         self.rate = a.rate
         self.latency = a.latency / 1000.0
         self.log = a.log
+        # A resent message (MSG1006): "accept" answers 201 and accepts the
+        # others of its array; "strict" refuses the whole array (400).
+        self.duplicates = getattr(a, "duplicates", "accept")
         self.lock = threading.Lock()
         self.buckets = {}
         self.accepted = {}   # (senderDIPID, senderUniqueReference) -> (transactionID, time)
@@ -411,20 +416,67 @@ class Sandbox:
                 raise self.reject_batch(messages, MSG_ENVIRONMENT, failures, channel=channel)
         return self.accept(channel, messages)
 
+    def accepted_before(self, key, then):
+        """The help of a MSG1006 entry: when and as what `key` was accepted."""
+        tid, when = self.accepted[key]
+        return (f"senderUniqueReference {key[1]} from {key[0]} was accepted at "
+                f"{dip_time(when)} as {tid}; {then}")
+
+    def find_duplicates(self, messages):
+        """{index: help} of the messages that repeat a senderUniqueReference
+        accepted before from their senderDIPID, or one earlier in the same
+        array. Call with the lock held."""
+        found, seen = {}, {}
+        for i, m in enumerate(messages):
+            s1 = m["payload"]["CommonBlock"]["S1"]
+            key = (s1["senderDIPID"], s1["senderUniqueReference"])
+            if key in self.accepted:
+                found[i] = self.accepted_before(key, "array refused, nothing in it accepted")
+            elif key in seen:
+                found[i] = (f"senderUniqueReference {key[1]} from {key[0]} is also message "
+                            f"{seen[key]} of this array; array refused, nothing in it accepted")
+            else:
+                seen[key] = i
+        return found
+
+    def refuse_duplicates(self, messages, duplicates, channel):
+        """--duplicates strict: 400, the whole array refused; MSG1006 for each
+        resent message, MSG1000 for every other (valid, not accepted)."""
+        which = ", ".join(str(i) for i in sorted(duplicates))
+        which = f"message{'s' if len(duplicates) > 1 else ''} {which}"
+        entries = []
+        for i, m in enumerate(messages):
+            if i in duplicates:
+                entries.append(self.entry(m, MSG_DUPLICATE, f"message {i}: " + duplicates[i]))
+            else:
+                entries.append(self.entry(
+                    m, MSG_PROCESSING,
+                    f"message {i} is valid; not accepted because the array holds a duplicate "
+                    f"({which}, MSG1006): send it again without the duplicate"))
+        first = min(duplicates)
+        return Answer(400, {"messageArray": entries, "timestamp": dip_time()},
+                      why=f"{MSG_DUPLICATE}: message {first}: {duplicates[first]}"[:500],
+                      channel=channel, codes=[e["message"][:7] for e in entries],
+                      senderUniqueReferences=[e["senderUniqueReference"] for e in entries],
+                      transactionIDs=[None] * len(entries))
+
     def accept(self, channel, messages):
         # Whole seconds, as D0.transactionTimestamp shows it (replay windows).
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
         entries, accepted = [], []
         with self.lock:
+            # Checked and accepted under one hold of the lock: two arrays
+            # racing with the same reference cannot both be accepted.
+            if self.duplicates == "strict":
+                duplicates = self.find_duplicates(messages)
+                if duplicates:
+                    raise self.refuse_duplicates(messages, duplicates, channel)
             for m in messages:
                 s1 = m["payload"]["CommonBlock"]["S1"]
                 key = (s1["senderDIPID"], s1["senderUniqueReference"])
                 if key in self.accepted:
-                    tid, when = self.accepted[key]
                     entries.append(self.entry(m, MSG_DUPLICATE,
-                                              f"senderUniqueReference {key[1]} from {key[0]} "
-                                              f"was accepted at {dip_time(when)} as {tid}; "
-                                              "not routed again"))
+                                              self.accepted_before(key, "not routed again")))
                     continue
                 tid = self.new_transaction_id(channel, s1)
                 self.accepted[key] = (tid, now)

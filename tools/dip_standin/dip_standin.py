@@ -30,8 +30,8 @@ It is independent of dipgate: signatures are made and checked with Python's
   endpoints, each outcome a JSON line in --outcomes. Its options: --spec,
   --api-key, --environment, --max-body, --rate, --latency, --outcomes,
   --dip-cert/--dip-key, --callback-ca, --callback-client-cert/-key,
-  --retry-schedule, --batch-linger, --callback-timeout, --dip-mpo
-  (docs/dip-standin.md).
+  --retry-schedule, --batch-linger, --callback-timeout, --dip-mpo,
+  --duplicates (docs/dip-standin.md).
 
 Test options of serve: --accept-all answers 200 whatever it finds (an echo
 upstream); paths /status/<code> answer with that code; --behaviour-file
@@ -358,6 +358,10 @@ def main():
     d.add_argument("--dip-mpo", default="recipient",
                    help="X-DIP-MPO header on callbacks: 'recipient' (the recipient-id), "
                    "'none' (omitted) or a fixed value (default recipient)")
+    d.add_argument("--duplicates", choices=["accept", "strict"], default="accept",
+                   help="an ingress array with a resent senderUniqueReference (MSG1006): "
+                   "'accept' answers 201 and accepts the others, 'strict' refuses the "
+                   "whole array with 400 (default accept)")
     w = sub.add_parser("send", help="send a signed message, as the DIP sends webhooks")
     w.add_argument("--url", required=True)
     w.add_argument("--cert", required=True, help="signing certificate (PEM)")

@@ -197,7 +197,8 @@ class SandboxTest(unittest.TestCase):
         make_pki(cls.dir)
         cls.receiver = Receiver(cls.pki)
         cls.outcomes = os.path.join(cls.dir, "outcomes.jsonl")
-        cls.port, cls.rate_port = free_port(), free_port()
+        cls.strict_outcomes = os.path.join(cls.dir, "strict-outcomes.jsonl")
+        cls.port, cls.rate_port, cls.strict_port = free_port(), free_port(), free_port()
         common = ["--cert", cls.pki("server.pem"), "--key", cls.pki("server.key"),
                   "--client-ca", cls.pki("ca.pem")]
         cls.procs = [
@@ -210,6 +211,8 @@ class SandboxTest(unittest.TestCase):
                 "--callback-client-key", cls.pki("client.key"),
                 "--retry-schedule", "0.05,0.05,0.05", "--batch-linger", "50"]),
             cls.start(cls.rate_port, common + ["--api-key", PRIMARY, "--rate", "1"]),
+            cls.start(cls.strict_port, common + ["--api-key", PRIMARY, "--duplicates", "strict",
+                                                 "--outcomes", cls.strict_outcomes]),
         ]
         for proc, ready, log in cls.procs:
             deadline = time.monotonic() + DEADLINE
@@ -290,13 +293,15 @@ class SandboxTest(unittest.TestCase):
             conn.close()
         return r.status, r, json.loads(data) if data else None
 
-    def outcome(self, match, count=1):
-        """Waits (with a deadline) for `count` outcome lines matching a dict."""
+    def outcome(self, match, count=1, path=None):
+        """Waits (with a deadline) for `count` outcome lines matching a dict
+        (in `path`, by default the first sandbox's --outcomes)."""
+        path = path or self.outcomes
         deadline = time.monotonic() + DEADLINE
         while True:
             found = []
-            if os.path.exists(self.outcomes):
-                with open(self.outcomes) as f:
+            if os.path.exists(path):
+                with open(path) as f:
                     for line in f:
                         o = json.loads(line)
                         if all(o.get(k) == v for k, v in match.items()):
@@ -485,6 +490,78 @@ class SandboxTest(unittest.TestCase):
         delivered = [d["payload"]["CommonBlock"]["D0"]["transactionID"]
                      for r in self.receiver.received("/cb/dup") for d in json.loads(r["body"])]
         self.assertEqual(sorted(delivered), sorted(first + [new["transactionID"]]))
+
+    def test_duplicates_strict(self):
+        """--duplicates strict: an array holding a resent message is refused
+        whole (400), and nothing of it is accepted."""
+        recipient = "0000000011"
+        ingress = "/dip-channel/IF-033"
+        dup_text = "MSG1006 - Sender Unique Reference Duplicated"
+        a, b = self.message([recipient]), self.message([recipient])
+        status, _, body = self.call(ingress, [a, b], port=self.strict_port)
+        self.assertEqual(status, 201, body)
+        self.assert_standard_response(body, 2, "MSG0000 - Success")
+        first = [e["transactionID"] for e in body["messageArray"]]
+        # The same array again: every entry MSG1006, naming its transactionID.
+        status, _, body = self.call(ingress, [a, b], port=self.strict_port)
+        self.assertEqual(status, 400, body)
+        self.assert_standard_response(body, 2, dup_text)
+        for i, (e, tid) in enumerate(zip(body["messageArray"], first)):
+            self.assertIsNone(e["transactionID"])
+            self.assertIn(f"message {i}: ", e["help"])
+            self.assertIn(f"as {tid}", e["help"])
+        # [new, resent, new]: refused whole; the new ones MSG1000.
+        c, d = self.message([recipient]), self.message([recipient])
+        status, _, body = self.call(ingress, [c, a, d], port=self.strict_port)
+        self.assertEqual(status, 400, body)
+        self.assertEqual(self.spec.errors(self.spec.ref("StandardResponse"), body), [], body)
+        entries = body["messageArray"]
+        self.assertEqual([e["message"] for e in entries],
+                         ["MSG1000 - Message Processing Failed", dup_text,
+                          "MSG1000 - Message Processing Failed"])
+        self.assertEqual([e["transactionID"] for e in entries], [None] * 3)
+        self.assertEqual([e["senderUniqueReference"] for e in entries],
+                         [m["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]
+                          for m in (c, a, d)])
+        self.assertIn(first[0], entries[1]["help"])
+        for i in (0, 2):
+            self.assertIn(f"message {i} is valid", entries[i]["help"])
+            self.assertIn("(message 1, MSG1006)", entries[i]["help"])
+            self.assertIn("without the duplicate", entries[i]["help"])
+        refs = [m["payload"]["CommonBlock"]["S1"]["senderUniqueReference"] for m in (c, a, d)]
+        o = self.outcome({"event": "ingress", "status": 400, "senderUniqueReferences": refs},
+                         path=self.strict_outcomes)[0]
+        self.assertEqual((o["codes"], o["transactionIDs"], o["channel"]),
+                         (["MSG1000", "MSG1006", "MSG1000"], [None] * 3, "IF-033"))
+        self.assertNotIn("routed", o)
+        # The same reference twice in one array: the second is the duplicate.
+        e = self.message([recipient])
+        status, _, body = self.call(ingress, [e, copy.deepcopy(e)], port=self.strict_port)
+        self.assertEqual(status, 400, body)
+        self.assertEqual([x["message"][:7] for x in body["messageArray"]],
+                         ["MSG1000", "MSG1006"])
+        self.assertIn("also message 0 of this array", body["messageArray"][1]["help"])
+        # Nothing of the refused arrays was accepted: [new, new] alone is.
+        status, _, body = self.call(ingress, [c, d], port=self.strict_port)
+        self.assertEqual(status, 201, body)
+        self.assert_standard_response(body, 2, "MSG0000 - Success")
+        later = [x["transactionID"] for x in body["messageArray"]]
+        status, _, body = self.call(ingress, [e], port=self.strict_port)
+        self.assertEqual(status, 201, body)
+        later += [body["messageArray"][0]["transactionID"]]
+        # ... nor published: replay holds only the accepted ones.
+        status, _, body = self.call(f"/dip-channel/IF-033/replay/{recipient}", self.request(),
+                                    port=self.strict_port)
+        self.assertEqual(status, 200, body)
+        self.assertEqual([i["payload"]["CommonBlock"]["D0"]["transactionID"] for i in body],
+                         first + later)
+        # The default sandbox (--duplicates accept) still answers 201.
+        status, _, body = self.call(ingress, [a])
+        self.assertEqual(status, 201, body)
+        status, _, body = self.call(ingress, [a, c])
+        self.assertEqual(status, 201, body)
+        self.assertEqual([x["message"][:7] for x in body["messageArray"]],
+                         ["MSG1006", "MSG0000"])
 
     def test_method_not_allowed_and_unknown_path(self):
         status, r, body = self.call("/dip-channel/IF-033", method="GET")
