@@ -231,8 +231,22 @@ int Call(const Caller& c, const std::string& method, const std::string& path,
 
 std::string Show(const std::optional<std::string>& v) { return v ? *v : "null"; }
 
-// Prints a StandardResponse answer; true when every entry is MSG0000.
-bool PrintStandardResponse(const transport::Reply& reply, bool json) {
+// What a StandardResponse answer said of the messages sent.
+struct Verdict {
+  size_t entries = 0;
+  size_t accepted = 0;    // MSG0000
+  size_t duplicates = 0;  // MSG1006: already received, whatever the HTTP status
+  // Every message is with the DIP: a 2xx whose entries are all MSG0000 or
+  // MSG1006, or any answer whose entries are all MSG1006.
+  bool Delivered(long status) const {
+    if (entries == 0) return false;
+    if (duplicates == entries) return true;
+    return status >= 200 && status < 300 && accepted + duplicates == entries;
+  }
+};
+
+// Prints a StandardResponse answer and what it means for each message.
+Verdict PrintStandardResponse(const transport::Reply& reply, bool json) {
   if (json) {
     std::cout << reply.body << (reply.body.empty() || reply.body.back() != '\n' ? "\n" : "");
   }
@@ -242,29 +256,40 @@ bool PrintStandardResponse(const transport::Reply& reply, bool json) {
       std::cout << "HTTP " << reply.status << ": the answer is not a StandardResponse: "
                 << reply.body.substr(0, 300) << "\n";
     }
-    return false;
+    return {};
   }
-  bool all_ok = !r->entries.empty();
+  Verdict verdict;
+  verdict.entries = r->entries.size();
   if (!json) std::cout << "HTTP " << reply.status << "\n";
   for (size_t i = 0; i < r->entries.size(); ++i) {
     const dip::ResponseEntry& e = r->entries[i];
-    all_ok = all_ok && e.code() == "MSG0000";
+    dip::CodeClass kind = dip::FindResponseCode(e.code()).kind;
+    if (e.code() == "MSG0000") ++verdict.accepted;
+    if (kind == dip::CodeClass::kDuplicate) ++verdict.duplicates;
     if (json) continue;
     std::cout << "  " << i << ": " << Show(e.message) << "\n"
               << "     transactionID " << Show(e.transaction_id) << ", senderUniqueReference "
               << Show(e.sender_unique_reference) << "\n";
     if (e.help) std::cout << "     help: " << *e.help << "\n";
-    dip::ResponseCode code = dip::FindResponseCode(e.code());
-    if (code.kind == dip::CodeClass::kDuplicate) {
+    if (kind == dip::CodeClass::kDuplicate) {
       std::cout << "     already received: the DIP kept the first copy; do not resend\n";
-    } else if (code.kind == dip::CodeClass::kTransient) {
-      std::cout << "     the DIP could not process it: send it again later\n";
-    } else if (code.kind == dip::CodeClass::kSenderFault) {
+    } else if (kind == dip::CodeClass::kTransient) {
+      std::cout << "     the DIP could not process it: send it again later"
+                << (verdict.duplicates > 0 || reply.status == 400
+                        ? " (without the messages already received)"
+                        : "")
+                << "\n";
+    } else if (kind == dip::CodeClass::kSenderFault) {
       std::cout << "     the message is wrong: fix it before sending again\n";
     }
   }
   if (!json && r->timestamp) std::cout << "  timestamp " << *r->timestamp << "\n";
-  return all_ok;
+  if (!json && verdict.duplicates > 0) {
+    std::cout << (verdict.duplicates == verdict.entries ? "already received: " : "")
+              << verdict.duplicates << " of " << verdict.entries
+              << " messages already received (MSG1006): delivered before, not a failure\n";
+  }
+  return verdict;
 }
 
 // An option that goes into the URL's path: required, and only characters
@@ -341,8 +366,8 @@ int SendCommand(int argc, char** argv) {
   if (int rc = Call(caller, "POST", "/dip-channel/" + channel, wire, &reply); rc != kExitOk) {
     return rc;
   }
-  bool all_ok = PrintStandardResponse(reply, args.Get("format") == "json");
-  return reply.status == 201 && all_ok ? kExitOk : kExitRejected;
+  Verdict verdict = PrintStandardResponse(reply, args.Get("format") == "json");
+  return verdict.Delivered(reply.status) ? kExitOk : kExitRejected;
 }
 
 int PubconfigCommand(int argc, char** argv) {

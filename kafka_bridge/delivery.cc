@@ -128,12 +128,10 @@ AnswerReading ReadAnswer(const transport::Reply& reply,
     out.why = "HTTP " + std::to_string(status) + " with the primary API key";
     return out;
   }
-  if ((status == 400 || status == 413) && records.size() > 1) {
-    out.fate = PostFate::kSplit;
-    out.why = "HTTP " + std::to_string(status) + " for " + std::to_string(records.size()) +
-              " records: the DIP refuses an array as a whole";
-    return out;
-  }
+  // The DIP refuses an array as a whole (400, 413). Its answer may still
+  // mark messages MSG1006, already received: whatever the status, they
+  // were delivered by an earlier attempt.
+  const bool refused_array = (status == 400 || status == 413) && records.size() > 1;
   auto response = dip::ParseStandardResponse(reply.body);
   const bool success = status >= 200 && status < 300;
   // Entries by senderUniqueReference, and in order for those without one.
@@ -146,6 +144,7 @@ AnswerReading ReadAnswer(const transport::Reply& reply,
     }
   }
   size_t position = 0;
+  size_t duplicates = 0;  // records whose every message is MSG1006
   for (const PreparedRecord* record : records) {
     RecordAnswer answer;
     answer.fate = success ? RecordFate::kDelivered : RecordFate::kDeadLetter;
@@ -165,11 +164,14 @@ AnswerReading ReadAnswer(const transport::Reply& reply,
         m.transaction_id = entry->transaction_id.value_or("");
         m.code = std::string(entry->code());
       }
+      dip::CodeClass kind = m.code.empty() ? dip::CodeClass::kUnknown
+                                           : dip::FindResponseCode(m.code).kind;
       RecordFate fate = success ? RecordFate::kDelivered : RecordFate::kDeadLetter;
-      if (success && !m.code.empty()) {
-        switch (dip::FindResponseCode(m.code).kind) {
+      if (kind == dip::CodeClass::kDuplicate) {
+        fate = RecordFate::kDuplicate;
+      } else if (success && !m.code.empty()) {
+        switch (kind) {
           case dip::CodeClass::kSuccess: fate = RecordFate::kDelivered; break;
-          case dip::CodeClass::kDuplicate: fate = RecordFate::kDuplicate; break;
           case dip::CodeClass::kTransient: fate = RecordFate::kRetry; break;
           default: fate = RecordFate::kDeadLetter; break;
         }
@@ -180,11 +182,28 @@ AnswerReading ReadAnswer(const transport::Reply& reply,
         answer.message = entry->message.value_or("");
         answer.help = entry->help.value_or("");
       }
-      answer.fate = success ? (answer.messages.empty() ? fate : Worse(answer.fate, fate))
-                            : RecordFate::kDeadLetter;
+      answer.fate = answer.messages.empty() ? fate : Worse(answer.fate, fate);
       answer.messages.push_back(std::move(m));
     }
+    if (answer.fate == RecordFate::kDuplicate) ++duplicates;
     out.records.push_back(std::move(answer));
+  }
+  if (refused_array) {
+    if (duplicates == 0) {
+      out.records.clear();
+      out.fate = PostFate::kSplit;
+      out.why = "HTTP " + std::to_string(status) + " for " + std::to_string(records.size()) +
+                " records: the DIP refuses an array as a whole";
+      return out;
+    }
+    // The resent records are settled; the others go again without them.
+    for (RecordAnswer& answer : out.records) {
+      if (answer.fate != RecordFate::kDuplicate) answer.fate = RecordFate::kResend;
+    }
+    out.why = "HTTP " + std::to_string(status) + ": " + std::to_string(duplicates) + " of " +
+              std::to_string(records.size()) +
+              " records already received (MSG1006); the others sent again without them";
+    return out;
   }
   out.why = "HTTP " + std::to_string(status) +
             (response ? "" : success ? " without a StandardResponse" : "");

@@ -10,8 +10,11 @@
 // The DIP's API (SubmitEvents): POST {base}/dip-channel/{interfaceID} with a
 // DIPMessageArray; 201 with a StandardResponse, one entry per message:
 // MSG0000 accepted, MSG1006 already received (an earlier attempt got through
-// and its answer was lost: delivered), MSG1000 the DIP's own failure (retry),
-// any other code the message's fault. A 400 refuses the whole array.
+// and its answer was lost: delivered, whatever the HTTP status: a DIP may
+// answer a resend with 400 and MSG1006), MSG1000 the DIP's own failure
+// (retry), any other code the message's fault. A 400 refuses the whole
+// array: the records it marks MSG1006 are settled and the others sent again
+// without them; with none marked, the array is split.
 #ifndef DIPGATE_KAFKA_BRIDGE_DELIVERY_H_
 #define DIPGATE_KAFKA_BRIDGE_DELIVERY_H_
 
@@ -80,7 +83,13 @@ enum class PostFate {
   kSplit,            // 400/413 for several records: split and send the halves
 };
 
-enum class RecordFate { kDelivered, kDuplicate, kRetry, kDeadLetter };
+enum class RecordFate {
+  kDelivered,
+  kDuplicate,   // every message MSG1006: delivered by an earlier attempt
+  kRetry,       // MSG1000: again later, with the retry policy's wait
+  kDeadLetter,  // the message's fault
+  kResend,      // in an array refused for another record's MSG1006: again now, without it
+};
 
 // The answer for one message of a record.
 struct MessageAnswer {

@@ -172,6 +172,59 @@ TEST(ReadAnswer, WholePostOutcomes) {
   EXPECT_NE(bare.why.find("without a StandardResponse"), std::string::npos);
 }
 
+// MSG1006 means already received whatever the HTTP status: a DIP may
+// answer a resend with 400 and MSG1006 on its entry.
+TEST(ReadAnswer, Msg1006IsDeliveredWhateverTheStatus) {
+  const std::string dup = "MSG1006 - Sender Unique Reference Duplicated";
+  PreparedRecord a = Ready(Payload("IF-033", "a"));
+  PreparedRecord b = Ready(Payload("IF-033", "b"));
+  PreparedRecord c = Ready(Payload("IF-033", "c"));
+  // A resend alone: 400 with MSG1006 is delivered, not dead-lettered.
+  auto alone = ReadAnswer(Answer(400, Response({Entry("a", dup, "T1")})), {&a}, false);
+  ASSERT_EQ(alone.fate, PostFate::kSettled);
+  EXPECT_EQ(alone.records[0].fate, RecordFate::kDuplicate);
+  EXPECT_EQ(alone.records[0].messages[0].code, "MSG1006");
+  EXPECT_EQ(alone.records[0].messages[0].transaction_id, "T1");
+  // In a refused array: the resent record settled, the others again now,
+  // without it (not split, not dead-lettered).
+  auto mixed = ReadAnswer(
+      Answer(400, Response({Entry("a", "MSG1000 - Message Processing Failed", ""),
+                            Entry("b", dup, "T2"), Entry("c", "MSG1000 - Message Processing Failed", "")})),
+      {&a, &b, &c}, false);
+  ASSERT_EQ(mixed.fate, PostFate::kSettled);
+  ASSERT_EQ(mixed.records.size(), 3u);
+  EXPECT_EQ(mixed.records[0].fate, RecordFate::kResend);
+  EXPECT_EQ(mixed.records[1].fate, RecordFate::kDuplicate);
+  EXPECT_EQ(mixed.records[2].fate, RecordFate::kResend);
+  EXPECT_NE(mixed.why.find("1 of 3 records already received"), std::string::npos) << mixed.why;
+  // Every record resent: all settled.
+  auto all = ReadAnswer(Answer(400, Response({Entry("a", dup), Entry("b", dup)})), {&a, &b}, false);
+  ASSERT_EQ(all.fate, PostFate::kSettled);
+  EXPECT_EQ(all.records[0].fate, RecordFate::kDuplicate);
+  EXPECT_EQ(all.records[1].fate, RecordFate::kDuplicate);
+  // A record of two messages of which only one is MSG1006 is not settled
+  // by it: alone, it is the sender's fault with the other's code.
+  PreparedRecord two = Ready("[{\"payload\":" + Payload("IF-033", "x") + "},{\"payload\":" +
+                             Payload("IF-033", "y") + "}]");
+  auto half = ReadAnswer(
+      Answer(400, Response({Entry("x", dup), Entry("y", "MSG1001 - Schema Failure")})), {&two},
+      false);
+  ASSERT_EQ(half.fate, PostFate::kSettled);
+  EXPECT_EQ(half.records[0].fate, RecordFate::kDeadLetter);
+  EXPECT_EQ(half.records[0].code, "MSG1001");
+  // A refused array with no MSG1006 is still split.
+  auto none = ReadAnswer(Answer(400, Response({Entry("a", "MSG1001 - Schema Failure"),
+                                               Entry("b", "MSG1001 - Schema Failure")})),
+                         {&a, &b}, false);
+  EXPECT_EQ(none.fate, PostFate::kSplit);
+  // MSG1006 on another status the DIP does not retry (409, 422): delivered.
+  for (long status : {409L, 422L}) {
+    auto other = ReadAnswer(Answer(status, Response({Entry("a", dup)})), {&a}, false);
+    ASSERT_EQ(other.fate, PostFate::kSettled) << status;
+    EXPECT_EQ(other.records[0].fate, RecordFate::kDuplicate) << status;
+  }
+}
+
 TEST(ReadAnswer, EntriesWithoutReferencesGoByPosition) {
   PreparedRecord two = Ready("[{\"payload\":" + Payload("IF-033", "x") + "},{\"payload\":" +
                              Payload("IF-033", "y") + "}]");

@@ -632,7 +632,17 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
   }
 
   void Settle(Post& post, const AnswerReading& reading, const transport::Reply& reply) {
-    Post* again = nullptr;
+    Post* again = nullptr;   // MSG1000: retried after the policy's wait
+    Post* resend = nullptr;  // refused with another record's MSG1006: sent again now
+    auto gather = [&](Post*& into, size_t i) {
+      if (into == nullptr) {
+        into = NewPost(post.url, post.channel, post.identity);
+        into->attempt = post.attempt;
+        into->secondary_key = post.secondary_key;
+      }
+      into->records.push_back(post.records[i]);
+      into->prepared.push_back(post.prepared[i]);
+    };
     int64_t delivered = 0, refused = 0;
     for (size_t i = 0; i < post.records.size(); ++i) {
       const RecordRef& ref = post.records[i];
@@ -648,13 +658,10 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
           Delivered(ref, answer, post.channel, reply.status);
           break;
         case RecordFate::kRetry:
-          if (again == nullptr) {
-            again = NewPost(post.url, post.channel, post.identity);
-            again->attempt = post.attempt;
-            again->secondary_key = post.secondary_key;
-          }
-          again->records.push_back(ref);
-          again->prepared.push_back(post.prepared[i]);
+          gather(again, i);
+          break;
+        case RecordFate::kResend:
+          gather(resend, i);
           break;
         case RecordFate::kDeadLetter: {
           ++refused;
@@ -678,6 +685,13 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
                  (refused ? "," + Field("excerpt", reply.body.substr(0, kExcerpt)) : ""));
     posts.erase(post.id);
     if (again != nullptr) Retry(*again, reply, "MSG1000: the DIP failed to process it", true);
+    if (resend != nullptr) {
+      LogEvent("info", "resend_without_duplicates",
+               Where(*resend) + "," + Field("why", reading.why));
+      At(Clock::now(), [this, id = resend->id] {
+        if (Post* p = FindPost(id)) Send(*p);
+      });
+    }
   }
 
   // ---- a record done

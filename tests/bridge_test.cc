@@ -121,6 +121,7 @@ class BridgeTest : public testing::KafkaTest {
     std::vector<std::string> args = {"--behaviour-file", behaviour_, "--record", record_,
                                      "--outcomes", outcomes_, "--api-key", "primary-key",
                                      "--api-key", "secondary-key"};
+    if (strict_duplicates_) args.insert(args.end(), {"--duplicates", "strict"});
     args.insert(args.end(), extra.begin(), extra.end());
     sandbox_ = std::make_unique<testing::Ingress>(true, true, false, args);
   }
@@ -256,6 +257,9 @@ class BridgeTest : public testing::KafkaTest {
   }
 
   static int counter_;
+  // The sandbox answers a resent message the strict way: 400 for its array,
+  // MSG1006 on its entry (--duplicates strict), not 201.
+  bool strict_duplicates_ = false;
   std::unique_ptr<testing::Ingress> sandbox_;
   std::string dir_, behaviour_, record_, outcomes_, topic_, dlq_;
   int metrics_port_ = 0;
@@ -263,6 +267,21 @@ class BridgeTest : public testing::KafkaTest {
 };
 
 int BridgeTest::counter_ = 0;
+
+// The cases where a message reaches the DIP twice, against both ways a DIP
+// may answer the second copy: 201 with MSG1006 on its entry ("accept"), or
+// 400 for the array with MSG1006 on its entry ("strict"). Either way it is
+// delivered, never dead-lettered.
+class BridgeResendTest : public BridgeTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    BridgeTest::SetUp();
+    strict_duplicates_ = GetParam() == "strict";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Duplicates, BridgeResendTest, ::testing::Values("accept", "strict"),
+                         [](const auto& info) { return info.param; });
 
 TEST_F(BridgeTest, DeliversEverythingInOrderAndStopsCleanly) {
   auto sent = Produce(120, 6);
@@ -298,7 +317,7 @@ TEST_F(BridgeTest, DeliversEverythingInOrderAndStopsCleanly) {
   EXPECT_EQ(Delivered(record_).size(), before);
 }
 
-TEST_F(BridgeTest, EachFailureClass) {
+TEST_P(BridgeResendTest, EachFailureClass) {
   // Retried: 500, 503, 429 with Retry-After, a reset connection, a slow
   // answer past the request timeout (the DIP took it, the bridge could not
   // know: delivered again, and the DIP answers MSG1006). Dead-lettered: 400.
@@ -538,7 +557,7 @@ TEST_F(BridgeTest, PerKeyOrderWithManyKeysOnOnePartition) {
 // the gap: what was delivered above it is sent again (at most what the
 // buffer held) and the DIP's MSG1006 turns it into success, not a dead
 // letter. Nothing below the gap is sent again.
-TEST_F(BridgeTest, CommitsOnlyTheContiguousPrefix) {
+TEST_P(BridgeResendTest, CommitsOnlyTheContiguousPrefix) {
   auto sent = Produce(10, 8, 0, /*partition=*/0);
   std::string config = Config(R"(, "timeouts": {"connect_ms": 2000, "request_ms": 60000},
       "max_in_flight": 8, "max_buffered_messages": 40)");
@@ -564,11 +583,61 @@ TEST_F(BridgeTest, CommitsOnlyTheContiguousPrefix) {
   for (const auto& [id, n] : times) {
     if (id.second < 10) EXPECT_EQ(n, 1) << id.first << "/" << id.second << " (below the gap)";
   }
-  std::cout << "delivered before the kill: " << before_kill << ", sent again: " << duplicates
-            << ", answered MSG1006: " << duplicates_answered << "\n";
-  EXPECT_GE(duplicates, 1) << "the commit went past a record still in flight";
-  EXPECT_LE(duplicates, 40 + 1) << "more sent again than the buffer held";
+  // The sandbox records what it accepted: a strict DIP accepts no resend
+  // (it answers 400 + MSG1006), so there the DIP's answers count them.
+  int resent = strict_duplicates_ ? static_cast<int>(duplicates_answered) : duplicates;
+  std::cout << GetParam() << ": delivered before the kill: " << before_kill
+            << ", sent again: " << resent << ", answered MSG1006: " << duplicates_answered << "\n";
+  if (strict_duplicates_) EXPECT_EQ(duplicates, 0) << "a strict DIP accepted a resend";
+  EXPECT_GE(resent, 1) << "the commit went past a record still in flight";
+  EXPECT_LE(resent, 40 + 1) << "more sent again than the buffer held";
   EXPECT_GE(duplicates_answered, duplicates - 1);
+}
+
+// Messages produced twice (a producer's retry): the second copy reaches the
+// DIP as a resend, alone (batch 1) or in an array with others (batch 20).
+// Delivered as already received, never dead-lettered; with a strict DIP the
+// array's other messages go again without it.
+TEST_P(BridgeResendTest, ResentMessagesAreDeliveredAloneAndInBatches) {
+  for (int batch : {1, 20}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    topic_ = "dip-out-resend-" + std::to_string(++counter_);
+    dlq_ = topic_ + "-dlq";
+    WriteFile(record_, "");
+    const int base = batch == 1 ? 0 : 1000;  // references new to the sandbox
+    Producer p(broker_->bootstrap());
+    std::map<std::string, std::vector<int>> sent;
+    for (int i = base; i < base + 100; ++i) {
+      std::string key = "k" + std::to_string(i % 16);
+      p.Send(topic_, key, Message(key, i, i % 2 == 0), 0);
+      sent[key].push_back(i);
+      if (i == base + 40 || i == base + 41) {  // both again, among new messages
+        p.Send(topic_, key, Message(key, i, i % 2 == 0), 0);
+      }
+    }
+    for (int i = base + 100; i < base + 200; ++i) {
+      std::string key = "k" + std::to_string(i % 16);
+      p.Send(topic_, key, Message(key, i, i % 2 == 0), 0);
+      sent[key].push_back(i);
+    }
+    p.Flush();
+    BridgeProcess bridge(
+        Config(R"(, "batch": {"max_messages": )" + std::to_string(batch) +
+               R"(, "linger_ms": 200}, "max_in_flight": 40, "max_buffered_messages": 400)"),
+        dir_ + "/bridge-" + std::to_string(batch) + ".log");
+    ASSERT_TRUE(WaitDelivered(200, 60000)) << Tail(dir_ + "/bridge-" + std::to_string(batch) + ".log");
+    EXPECT_TRUE(WaitMetric("dipgate_bridge_dip_duplicates_total", 2))
+        << Tail(dir_ + "/bridge-" + std::to_string(batch) + ".log");
+    EXPECT_EQ(Metric("dipgate_bridge_dead_lettered_total"), 0);
+    EXPECT_EQ(Metric("dipgate_bridge_dip_duplicates_total"), 2);
+    EXPECT_EQ(bridge.Stop(SIGTERM), 0);
+    CheckHistory(sent);
+    EXPECT_TRUE(ReadTopic(broker_->bootstrap(), dlq_, 1, 2000).empty());
+    if (strict_duplicates_ && batch > 1) {  // refused arrays went again without the resends
+      EXPECT_NE(ReadFile(dir_ + "/bridge-20.log").find("\"event\":\"resend_without_duplicates\""),
+                std::string::npos);
+    }
+  }
 }
 
 // Batches of 20 in one DIPMessageArray; the DIP refuses an array with one

@@ -175,13 +175,48 @@ TEST_F(DipApiTest, SendRefusesAnInvalidMessageBeforeTheDipDoes) {
   EXPECT_NE(remote.output.find("the message is wrong"), std::string::npos) << remote.output;
 }
 
-TEST_F(DipApiTest, ADuplicateSenderUniqueReferenceIsMsg1006) {
+// MSG1006 means already received, whatever the HTTP status: a resend is
+// not a failure, from a DIP that answers it 201 or one that answers 400.
+TEST_F(DipApiTest, ADuplicateSenderUniqueReferenceIsMsg1006AndNotAFailure) {
   ASSERT_EQ(Send(Sample("4a")).exit_code, 0);
   auto again = Send(Sample("4a"));
-  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("HTTP 201"), std::string::npos) << again.output;
   EXPECT_NE(again.output.find("MSG1006 - Sender Unique Reference Duplicated"), std::string::npos)
       << again.output;
   EXPECT_NE(again.output.find("do not resend"), std::string::npos);
+  EXPECT_NE(again.output.find("already received: 1 of 1 messages already received"),
+            std::string::npos) << again.output;
+
+  Ingress strict(true, true, false,
+                 std::vector<std::string>{"--ca", PkiFile("ca-bundle.pem"), "--crl",
+                                          PkiFile("crls.pem"), "--api-key", "primary-key",
+                                          "--duplicates", "strict"});
+  std::string url = "https://127.0.0.1:" + std::to_string(sandbox_->port());
+  std::string strict_url = "https://127.0.0.1:" + std::to_string(strict.port());
+  auto to_strict = [&](const std::string& body) {
+    WriteFile(dir_ + "/body.json", body);
+    std::string call = Call();
+    call.replace(call.find(url), url.size(), strict_url);
+    return RunCommand(Dipctl() + " send --body " + dir_ + "/body.json" + call);
+  };
+  ASSERT_EQ(to_strict(Sample("4b")).exit_code, 0);
+  auto strict_again = to_strict(Sample("4b"));
+  EXPECT_EQ(strict_again.exit_code, 0) << strict_again.output;
+  EXPECT_NE(strict_again.output.find("HTTP 400"), std::string::npos) << strict_again.output;
+  EXPECT_NE(strict_again.output.find("already received: 1 of 1"), std::string::npos)
+      << strict_again.output;
+  // An array with a new message beside the resend is refused as a whole:
+  // not delivered, and the new one must go again without the resend.
+  std::string pair = Sample("4b");
+  std::string fresh = Sample("4c");
+  pair = pair.substr(0, pair.size() - 1) + "," + fresh.substr(1);
+  auto mixed = to_strict(pair);
+  EXPECT_EQ(mixed.exit_code, 1) << mixed.output;
+  EXPECT_NE(mixed.output.find("without the messages already received"), std::string::npos)
+      << mixed.output;
+  EXPECT_NE(mixed.output.find("1 of 2 messages already received"), std::string::npos)
+      << mixed.output;
 }
 
 TEST_F(DipApiTest, ABarePayloadIsWrappedAsTheDipRequires) {
