@@ -15,6 +15,7 @@ std::string_view ToString(Reason reason) {
     case Reason::kBodyTooLarge: return "body_too_large";
     case Reason::kSignatureMismatch: return "signature_mismatch";
     case Reason::kReplayed: return "replayed";
+    case Reason::kReplayInProgress: return "replay_in_progress";
     case Reason::kBadCertificate: return "bad_certificate";
     case Reason::kCertificateUntrusted: return "certificate_untrusted";
     case Reason::kCertificateExpired: return "certificate_expired";

@@ -22,7 +22,8 @@ enum class Reason {
   kBodyTooLarge,              // body exceeds the configured maximum
   // -- the signature
   kSignatureMismatch,         // the signature does not verify over the request
-  kReplayed,                  // this signature was already seen in the window
+  kReplayed,                  // this signature was already accepted in the window
+  kReplayInProgress,          // a request with this signature is still being answered
   // -- the signer's certificate
   kBadCertificate,            // X-DIP-Signature-Certificate does not decode
   kCertificateUntrusted,      // no chain to a configured DIP CA
@@ -59,11 +60,13 @@ std::string_view ToString(Reason reason);
 inline bool IsInternal(Reason reason) { return reason == Reason::kInternalError; }
 
 // True for the reasons a receiver answers as its own fault, so that the
-// sender retries: internal errors, and a CRL copy that is stale or missing
-// (the sender's certificate may be fine; our refresh failed).
+// sender retries: internal errors, a CRL copy that is stale or missing (the
+// sender's certificate may be fine; our refresh failed), and a signature
+// whose first request has not been answered yet (its retry must not be
+// lost if that answer is a failure).
 inline bool IsOwnFault(Reason reason) {
   return reason == Reason::kInternalError || reason == Reason::kCrlExpired ||
-         reason == Reason::kRevocationUnknown;
+         reason == Reason::kRevocationUnknown || reason == Reason::kReplayInProgress;
 }
 
 }  // namespace dipgate

@@ -104,16 +104,42 @@ void Verifier::ExpireReplayEntries(UnixMillis now) {
   }
 }
 
-bool Verifier::SeenBefore(std::string_view signature, UnixMillis expiry) {
+ReplayState Verifier::Hold(std::string_view signature, UnixMillis hold_until, UnixMillis expiry,
+                           UnixMillis now) {
   std::string key(signature);
-  if (replay_.count(key) != 0) return true;
-  while (replay_.size() >= std::max<size_t>(policy_.replay_capacity, 1)) {
+  if (auto it = replay_.find(key); it != replay_.end()) {
+    if (it->second.accepted) return ReplayState::kAccepted;
+    if (it->second.hold_until > now) return ReplayState::kHeld;
+    it->second.hold_until = hold_until;  // a lapsed hold: this request's now
+    return ReplayState::kNew;
+  }
+  while (replay_.size() >= std::max<size_t>(policy_.replay_capacity, 1) &&
+         !replay_by_expiry_.empty()) {
     replay_.erase(replay_by_expiry_.begin()->second);
     replay_by_expiry_.erase(replay_by_expiry_.begin());
   }
-  replay_.emplace(key, expiry);
+  replay_.emplace(key, ReplayEntry{expiry, hold_until, false});
   replay_by_expiry_.emplace(expiry, std::move(key));
-  return false;
+  return ReplayState::kNew;
+}
+
+void Verifier::SettleOwn(std::string_view signature, bool accepted) {
+  auto it = replay_.find(std::string(signature));
+  if (it == replay_.end()) return;
+  if (accepted) {
+    it->second.accepted = true;
+  } else {
+    replay_.erase(it);  // its item in replay_by_expiry_ goes when it expires
+  }
+}
+
+void Verifier::Settle(const Verdict& verdict, bool accepted) {
+  if (verdict.replay_hold.empty()) return;
+  if (policy_.replay_store != nullptr) {
+    policy_.replay_store->Settle(verdict.replay_hold, accepted);
+  } else {
+    SettleOwn(verdict.replay_hold, accepted);
+  }
 }
 
 Verdict Verifier::Verify(const SignedRequest& r, UnixMillis now) {
@@ -208,20 +234,30 @@ Verdict Verifier::Verify(const SignedRequest& r, UnixMillis now) {
   }
   if (policy_.replay_protection) {
     UnixMillis expiry = *date + policy_.max_age_ms;
-    Result<bool> seen = policy_.replay_store != nullptr
-                            ? policy_.replay_store->SeenBefore(*sig, expiry, now)
-                            : Result<bool>(SeenBefore(*sig, expiry));
-    if (!seen) {
+    UnixMillis hold_until = now + policy_.replay_hold_ms;
+    Result<ReplayState> state =
+        policy_.replay_store != nullptr
+            ? policy_.replay_store->Hold(*sig, hold_until, expiry, now)
+            : Result<ReplayState>(Hold(*sig, hold_until, expiry, now));
+    if (!state) {
       out.reason = Reason::kInternalError;
-      out.detail = "replay protection: " + seen.error().detail;
+      out.detail = "replay protection: " + state.error().detail;
       return out;
     }
-    if (*seen) {
+    if (*state == ReplayState::kAccepted) {
       out.reason = Reason::kReplayed;
       out.header = std::string(kSignatureHeader);
       out.detail = "this signature was already accepted within the freshness window";
       return out;
     }
+    if (*state == ReplayState::kHeld) {
+      out.reason = Reason::kReplayInProgress;
+      out.header = std::string(kSignatureHeader);
+      out.detail = "a request with this signature is still being answered: retry once it is "
+                   "(accepted, a retry is refused as replayed; refused, it is verified again)";
+      return out;
+    }
+    out.replay_hold = std::string(*sig);
   }
   out.reason = Reason::kOk;
   return out;

@@ -52,23 +52,40 @@ struct SenderAllowList {
   bool empty() const { return subjects.empty() && organizations.empty() && fingerprints.empty(); }
 };
 
-// Where accepted signatures are remembered for replay protection. Without
-// one, the Verifier keeps them itself (one process); nginx supplies one in
-// shared memory, so a replay is caught whichever worker it reaches.
+// Where signatures are remembered for replay protection. Without one, the
+// Verifier keeps them itself (one process); nginx supplies one in shared
+// memory, so a replay is caught whichever worker it reaches.
+//
+// A signature counts as seen only once a request carrying it was answered
+// with success (what the DIP takes as delivered). Verify holds a new
+// signature for its request; the caller settles the hold with the answer:
+// accepted, it is kept until it expires; otherwise it is forgotten, so the
+// sender's retry of the same request is verified afresh, not refused.
+enum class ReplayState {
+  kNew,       // not held: now held for this request, until settled
+  kHeld,      // held by a request not answered yet
+  kAccepted,  // a request with it was answered with success
+};
+
 class ReplayStore {
  public:
   virtual ~ReplayStore() = default;
-  // Records `signature` (decoded bytes) until `expiry`; true when it was
-  // already recorded and has not expired. An error (the store is full) is
-  // internal_error: our fault, the sender retries.
-  virtual Result<bool> SeenBefore(std::string_view signature, UnixMillis expiry,
-                                  UnixMillis now) = 0;
+  // Holds `signature` (decoded bytes) for a request until `hold_until`
+  // (then a hold never settled lapses: a worker that died mid-request) and
+  // remembers it until `expiry`; or says why not. An error (the store is
+  // full) is internal_error: our fault, the sender retries.
+  virtual Result<ReplayState> Hold(std::string_view signature, UnixMillis hold_until,
+                                   UnixMillis expiry, UnixMillis now) = 0;
+  // The request holding `signature` was answered: `accepted` keeps it as
+  // seen until its expiry; otherwise it is forgotten.
+  virtual void Settle(std::string_view signature, bool accepted) = 0;
 };
 
 struct VerifyPolicy {
   UnixMillis max_age_ms = 5 * 60 * 1000;     // oldest signature date accepted
   UnixMillis max_future_ms = 5 * 60 * 1000;  // clock skew ahead accepted
   bool replay_protection = false;
+  UnixMillis replay_hold_ms = 5 * 60 * 1000;  // a hold never settled lapses after this
   ReplayStore* replay_store = nullptr;    // not owned; null: the Verifier's own
   size_t replay_capacity = 100000;        // own store: oldest entries evicted past this
   size_t certificate_cache_capacity = 1024;
@@ -83,6 +100,9 @@ struct Verdict {
   // so a verdict costs no copy of it.
   std::shared_ptr<const CertificateInfo> signer;
   UnixMillis signature_date = 0;
+  // The signature held for this request by replay protection (decoded
+  // bytes): settle it with the answer (Verifier::Settle).
+  std::string replay_hold;
   bool ok() const { return reason == Reason::kOk; }
 };
 
@@ -91,6 +111,9 @@ class Verifier {
   Verifier(std::shared_ptr<TrustStore> trust, VerifyPolicy policy);
 
   Verdict Verify(const SignedRequest& request, UnixMillis now);
+  // The request `verdict` was given for was answered; `accepted`: with
+  // success (2xx). Nothing to do when the verdict holds no signature.
+  void Settle(const Verdict& verdict, bool accepted);
 
   size_t cached_certificates() const { return lru_.size(); }
   size_t replay_entries() const { return replay_.size(); }
@@ -116,14 +139,23 @@ class Verifier {
                                            Verdict* verdict);
   bool Allowed(const CertificateInfo& info) const;
   void ExpireReplayEntries(UnixMillis now);
-  // Records the signature; true when it was already recorded.
-  bool SeenBefore(std::string_view signature, UnixMillis expiry);
+  // The Verifier's own store: ReplayStore::Hold and Settle in one process.
+  ReplayState Hold(std::string_view signature, UnixMillis hold_until, UnixMillis expiry,
+                   UnixMillis now);
+  void SettleOwn(std::string_view signature, bool accepted);
 
   std::shared_ptr<TrustStore> trust_;
   VerifyPolicy policy_;
   std::list<CachedCert> lru_;  // most recent first
   std::unordered_map<std::string_view, std::list<CachedCert>::iterator> by_key_;
-  std::unordered_map<std::string, UnixMillis> replay_;  // signature -> expiry
+  struct ReplayEntry {
+    UnixMillis expiry = 0;
+    UnixMillis hold_until = 0;
+    bool accepted = false;
+  };
+  std::unordered_map<std::string, ReplayEntry> replay_;  // by signature
+  // By expiry; a signature forgotten and held again has two items (with
+  // the same expiry: it comes from the signature's date).
   std::multimap<UnixMillis, std::string> replay_by_expiry_;
   std::string reload_error_;
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "common/base64.h"
@@ -192,9 +193,13 @@ TEST_F(VerifierTest, ReplayProtection) {
   p.replay_protection = true;
   Verifier v(PkiTrust(), p);
   SignedMessage m = SignWith("signer-rsa", "POST", kUrl, kBody, PkiNow());
-  EXPECT_TRUE(v.Verify(m.request(), PkiNow()).ok());
+  Verdict first = v.Verify(m.request(), PkiNow());
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first.replay_hold.empty());
+  v.Settle(first, /*accepted=*/true);
   Verdict again = v.Verify(m.request(), PkiNow() + 1000);
   EXPECT_EQ(again.reason, Reason::kReplayed);
+  EXPECT_TRUE(again.replay_hold.empty());
   // A rejected message does not poison the cache for the genuine one.
   SignedMessage other = SignWith("signer-rsa", "POST", kUrl, kBody, PkiNow() + 1);
   SignedMessage tampered = other;
@@ -204,6 +209,35 @@ TEST_F(VerifierTest, ReplayProtection) {
   // Entries expire with the window (the date check takes over).
   EXPECT_EQ(v.Verify(m.request(), PkiNow() + 301000).reason, Reason::kStaleDate);
   EXPECT_EQ(v.replay_entries(), 0u);
+}
+
+// A signature counts as seen only once its request was answered with
+// success: while it is being answered, an identical request is our own
+// fault (retry later); after a failure answer, the retry is verified afresh.
+TEST_F(VerifierTest, ASignatureIsSeenOnlyOnceItsRequestSucceeded) {
+  VerifyPolicy p;
+  p.replay_protection = true;
+  p.replay_hold_ms = 60000;
+  Verifier v(PkiTrust(), p);
+  SignedMessage m = SignWith("signer-ec", "POST", kUrl, kBody, PkiNow());
+  Verdict first = v.Verify(m.request(), PkiNow());
+  ASSERT_TRUE(first.ok());
+  Verdict during = v.Verify(m.request(), PkiNow() + 10);
+  EXPECT_EQ(during.reason, Reason::kReplayInProgress);
+  EXPECT_TRUE(IsOwnFault(during.reason));
+  EXPECT_EQ(ToString(during.reason), "replay_in_progress");
+  v.Settle(during, false);  // holds nothing: changes nothing
+  EXPECT_EQ(v.Verify(m.request(), PkiNow() + 20).reason, Reason::kReplayInProgress);
+  v.Settle(first, /*accepted=*/false);  // the application answered 503
+  Verdict retry = v.Verify(m.request(), PkiNow() + 30);
+  ASSERT_TRUE(retry.ok()) << retry.detail;
+  v.Settle(retry, true);
+  EXPECT_EQ(v.Verify(m.request(), PkiNow() + 40).reason, Reason::kReplayed);
+  // A hold never settled (a worker that died) lapses.
+  SignedMessage lost = SignWith("signer-ec", "POST", kUrl, kBody, PkiNow() + 2);
+  ASSERT_TRUE(v.Verify(lost.request(), PkiNow()).ok());
+  EXPECT_EQ(v.Verify(lost.request(), PkiNow() + 59000).reason, Reason::kReplayInProgress);
+  EXPECT_TRUE(v.Verify(lost.request(), PkiNow() + 61000).ok());
 }
 
 TEST_F(VerifierTest, ReplayCacheIsBounded) {
@@ -223,16 +257,25 @@ TEST_F(VerifierTest, ReplayCacheIsBounded) {
 // is our fault, not the sender's.
 class RecordingStore : public ReplayStore {
  public:
-  Result<bool> SeenBefore(std::string_view signature, UnixMillis expiry,
-                          UnixMillis now) override {
+  Result<ReplayState> Hold(std::string_view signature, UnixMillis hold_until, UnixMillis expiry,
+                           UnixMillis now) override {
     if (full) return Error{Reason::kInternalError, "store full"};
+    last_hold_until = hold_until;
     last_expiry = expiry;
     last_now = now;
-    return !seen.insert(std::string(signature)).second;
+    auto [it, fresh] = state.emplace(std::string(signature), ReplayState::kHeld);
+    return fresh ? ReplayState::kNew : it->second;
   }
-  std::set<std::string> seen;
+  void Settle(std::string_view signature, bool accepted) override {
+    if (accepted) {
+      state[std::string(signature)] = ReplayState::kAccepted;
+    } else {
+      state.erase(std::string(signature));
+    }
+  }
+  std::map<std::string, ReplayState> state;
   bool full = false;
-  UnixMillis last_expiry = 0, last_now = 0;
+  UnixMillis last_hold_until = 0, last_expiry = 0, last_now = 0;
 };
 
 TEST_F(VerifierTest, AnExternalReplayStoreDecides) {
@@ -242,9 +285,13 @@ TEST_F(VerifierTest, AnExternalReplayStoreDecides) {
   p.replay_store = &store;
   Verifier v(PkiTrust(), p);
   SignedMessage m = SignWith("signer-rsa", "POST", kUrl, kBody, PkiNow());
-  EXPECT_TRUE(v.Verify(m.request(), PkiNow() + 5).ok());
+  Verdict first = v.Verify(m.request(), PkiNow() + 5);
+  EXPECT_TRUE(first.ok());
   EXPECT_EQ(store.last_expiry, PkiNow() + p.max_age_ms);  // the date check takes over then
+  EXPECT_EQ(store.last_hold_until, PkiNow() + 5 + p.replay_hold_ms);
   EXPECT_EQ(store.last_now, PkiNow() + 5);
+  EXPECT_EQ(v.Verify(m.request(), PkiNow()).reason, Reason::kReplayInProgress);
+  v.Settle(first, true);
   EXPECT_EQ(v.Verify(m.request(), PkiNow()).reason, Reason::kReplayed);
   EXPECT_EQ(v.replay_entries(), 0u);  // nothing kept in the Verifier itself
   store.full = true;

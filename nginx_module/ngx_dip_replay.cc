@@ -1,7 +1,13 @@
-// Replay protection shared by every nginx worker: accepted signatures are
+// Replay protection shared by every nginx worker: signatures are
 // remembered in a shared memory zone, the nginx way (limit_req_zone): a
 // slab pool holding a red-black tree keyed by a hash of the signature and
 // a queue in expiry order, under the zone's mutex.
+//
+// A signature is held while its request is answered and counts as seen
+// only once that answer was a success (2xx): after a failure (the
+// application's 503, a client gone) it is forgotten, so the DIP's retry of
+// the same request is verified again rather than refused as a replay
+// (common/verifier.h, ReplayStore).
 //
 //   http { dip_verify_replay_zone dipreplay:10m; }
 //   location /dip/webhook/ { dip_verify_replay dipreplay; }
@@ -25,6 +31,8 @@ struct ReplayNode {
   u_char color;
   ngx_queue_t queue;  // in the shared queue, most recent first
   int64_t expiry_ms;
+  int64_t hold_until_ms;  // while not accepted: the hold lapses then
+  bool accepted;          // its request was answered with success
   u_char digest[kDigest];
 };
 
@@ -67,6 +75,13 @@ void Insert(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t*
   node->left = sentinel;
   node->right = sentinel;
   ngx_rbt_red(node);
+}
+
+// The tree's key: the digest's first bytes.
+ngx_rbtree_key_t KeyOf(const u_char* digest) {
+  ngx_rbtree_key_t key = 0;
+  ngx_memcpy(&key, digest, sizeof(key));
+  return key;
 }
 
 ngx_rbtree_node_t* Lookup(ReplayShared* sh, ngx_rbtree_key_t key, const u_char* digest) {
@@ -136,18 +151,23 @@ class ShmReplayStore : public ReplayStore {
  public:
   explicit ShmReplayStore(ngx_shm_zone_t* zone) : zone_(zone) {}
 
-  Result<bool> SeenBefore(std::string_view signature, UnixMillis expiry, UnixMillis now) override {
+  Result<ReplayState> Hold(std::string_view signature, UnixMillis hold_until, UnixMillis expiry,
+                           UnixMillis now) override {
     Sha256 digest = Sha256Of(signature);
     const u_char* d = digest.data();
-    ngx_rbtree_key_t key = 0;
-    ngx_memcpy(&key, d, sizeof(key));
+    ngx_rbtree_key_t key = KeyOf(d);
     auto* z = static_cast<ReplayZone*>(zone_->data);
     ngx_shmtx_lock(&z->shpool->mutex);
     Expire(z, now, false);
     ngx_rbtree_node_t* found = Lookup(z->sh, key, d);
     if (found != nullptr) {
+      ReplayNode* data = Data(found);
+      ReplayState state = data->accepted                 ? ReplayState::kAccepted
+                          : data->hold_until_ms > now    ? ReplayState::kHeld
+                                                         : ReplayState::kNew;
+      if (state == ReplayState::kNew) data->hold_until_ms = hold_until;  // a lapsed hold
       ngx_shmtx_unlock(&z->shpool->mutex);
-      return true;
+      return state;
     }
     size_t size = offsetof(ngx_rbtree_node_t, color) + sizeof(ReplayNode);
     auto* node = static_cast<ngx_rbtree_node_t*>(ngx_slab_alloc_locked(z->shpool, size));
@@ -164,10 +184,28 @@ class ShmReplayStore : public ReplayStore {
     ReplayNode* data = Data(node);
     ngx_memcpy(data->digest, d, kDigest);
     data->expiry_ms = expiry;
+    data->hold_until_ms = hold_until;
+    data->accepted = false;
     ngx_rbtree_insert(&z->sh->rbtree, node);
     ngx_queue_insert_head(&z->sh->queue, &data->queue);
     ngx_shmtx_unlock(&z->shpool->mutex);
-    return false;
+    return ReplayState::kNew;
+  }
+
+  void Settle(std::string_view signature, bool accepted) override {
+    Sha256 digest = Sha256Of(signature);
+    const u_char* d = digest.data();
+    ngx_rbtree_key_t key = KeyOf(d);
+    auto* z = static_cast<ReplayZone*>(zone_->data);
+    ngx_shmtx_lock(&z->shpool->mutex);
+    if (ngx_rbtree_node_t* found = Lookup(z->sh, key, d)) {
+      if (accepted) {
+        Data(found)->accepted = true;
+      } else {
+        Remove(z, found);
+      }
+    }
+    ngx_shmtx_unlock(&z->shpool->mutex);
   }
 
  private:

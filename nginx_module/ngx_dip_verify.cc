@@ -64,6 +64,38 @@ Verifier* WorkerVerifier(LocConf* lcf) {
   return lcf->verifier;
 }
 
+// A signature held by replay protection for one request, settled when the
+// request is freed (its pool destroyed) by how it was answered: a 2xx sent
+// whole counts it as seen; anything else (the application's 503, a 400, a
+// client gone, an upstream timeout) forgets it, so that the DIP's retry of
+// the same request is verified again instead of being refused as replayed.
+class HeldSignature {
+ public:
+  HeldSignature(ngx_http_request_t* r, Verifier* verifier, const Verdict& verdict)
+      : r_(r), verifier_(verifier) {
+    held_.replay_hold = verdict.replay_hold;
+  }
+  ~HeldSignature() {
+    ngx_uint_t status = r_->headers_out.status;
+    bool accepted = r_->header_sent && status >= NGX_HTTP_OK &&
+                    status < NGX_HTTP_SPECIAL_RESPONSE && !r_->connection->error;
+    try {
+      verifier_->Settle(held_, accepted);
+    } catch (...) {  // out of memory: the hold lapses by itself
+    }
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r_->connection->log, 0,
+                   "dip_verify: replay hold settled: status %ui, %s", status,
+                   accepted ? "seen" : "forgotten");
+  }
+  HeldSignature(const HeldSignature&) = delete;
+  HeldSignature& operator=(const HeldSignature&) = delete;
+
+ private:
+  ngx_http_request_t* r_;
+  Verifier* verifier_;
+  Verdict held_;
+};
+
 void SetVerdict(ngx_http_request_t* r, RequestCtx* ctx, Verdict verdict) {
   if (ctx->verdict == nullptr) ctx->verdict = PoolOwned<Verdict>(r->pool);
   if (ctx->verdict != nullptr) *ctx->verdict = std::move(verdict);
@@ -142,6 +174,12 @@ Verdict Check(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf) {
   req.certificate = h.certificate();
   req.content_hash = h.content_hash();
   v = verifier->Verify(req, WallClockMillis());
+  if (!v.replay_hold.empty() && PoolOwned<HeldSignature>(r->pool, r, verifier, v) == nullptr) {
+    verifier->Settle(v, false);
+    v.reason = Reason::kInternalError;
+    v.detail = "out of memory";
+    return v;
+  }
   if (!verifier->reload_error().empty()) {
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "%sreloading CA or CRL files failed, the previous ones stay in use: %s",

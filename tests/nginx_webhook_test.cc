@@ -10,6 +10,7 @@
 
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/canonical.h"
 #include "common/dip/message.h"
@@ -60,9 +61,13 @@ class Receiver {
  public:
   // nginx with `trust` and `location_lines` in a /dip/webhook/ location
   // proxying to an echo application.
+  // `echo_args`: more options of the echo application (--behaviour-file).
   Receiver(const std::string& location_lines, testing::NginxOptions options = {},
-           const std::string& http_lines = "", const std::string& trust = testing::DipVerifyTrust())
-      : echo_(false, false, true), port_(testing::FreePort()), dir_(testing::NewTempDir("hook")) {
+           const std::string& http_lines = "", const std::string& trust = testing::DipVerifyTrust(),
+           const std::vector<std::string>& echo_args = {})
+      : echo_(false, false, true, echo_args),
+        port_(testing::FreePort()),
+        dir_(testing::NewTempDir("hook")) {
     conf_ = http_lines + "  log_format pid '$pid $status';\n"
             "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + " reuseport;\n"
             "    access_log $PREFIX/logs/pids.log pid;\n"
@@ -268,6 +273,72 @@ TEST(NginxWebhook, AReplayIsCaughtWhicheverWorkerItReaches) {
   // A fresh signature of the same body is not a replay.
   hook.Sign(body);
   EXPECT_EQ(hook.Post(body).status, 200);
+}
+
+// A signature counts as seen only once its request got a 2xx: the DIP's
+// retry of a webhook the application answered 503 is verified again (not
+// refused as replayed, which the DIP would never retry: a lost message);
+// an identical request while the first is still upstream is our own fault
+// (503 + Retry-After); after a 2xx, a replay is refused as before. With the
+// shared zone over 2 workers, and per worker (on).
+void RetriedWebhookIsNotAReplay(const std::string& replay_lines, int workers,
+                                const std::string& http_lines) {
+  std::string behaviour = testing::NewTempDir("behaviour") + "/steps";
+  WriteFile(behaviour, "503 1\n");
+  testing::NginxOptions options;
+  options.workers = workers;
+  Receiver hook(replay_lines + "      dip_verify_retry_after 2;\n", options, http_lines,
+                testing::DipVerifyTrust(), {"--behaviour-file", behaviour});
+  ASSERT_TRUE(hook.nginx().started()) << hook.nginx().start_output();
+  std::string body = EgressArray(1);
+  hook.Sign(body);
+  HttpResult down = hook.Post(body);
+  EXPECT_EQ(down.status, 503) << down.raw;  // the application's own answer
+  HttpResult retry = hook.Post(body);
+  EXPECT_EQ(retry.status, 200) << "the retry of a 503 was refused: " << retry.raw;
+  HttpResult replay = hook.Post(body);
+  EXPECT_EQ(replay.status, 401) << replay.raw;
+  EXPECT_NE(replay.body.find("\"reason\":\"replayed\""), std::string::npos) << replay.body;
+
+  // Held upstream: the identical request meanwhile is answered 503 +
+  // Retry-After (our fault: the DIP retries), then the first one's 200
+  // makes it a replay.
+  hook.Sign(body);
+  WriteFile(behaviour, "slow 3000 1\n");
+  HttpResult first;
+  std::thread slow([&] { first = hook.Post(body); });
+  bool held = false;
+  HttpResult during;
+  std::string headers = testing::NewTempDir("held") + "/headers";
+  for (int i = 0; i < 40 && !held; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    during = hook.Post(body, "-D " + headers);
+    held = during.status == 503;
+    if (!held) {
+      ASSERT_EQ(during.status, 200) << during.raw;  // reached the echo first: not held yet
+      break;
+    }
+  }
+  slow.join();
+  ASSERT_TRUE(held) << during.raw;
+  EXPECT_NE(ReadFile(headers).find("Retry-After: 2"), std::string::npos) << ReadFile(headers);
+  EXPECT_NE(during.body.find("\"reason\":\"replay_in_progress\""), std::string::npos)
+      << during.body;
+  EXPECT_NE(during.body.find("RCP1000"), std::string::npos) << during.body;
+  EXPECT_EQ(first.status, 200) << first.raw;
+  HttpResult after = hook.Post(body);
+  EXPECT_EQ(after.status, 401) << after.raw;
+  EXPECT_NE(hook.nginx().ErrorLog().find("rejected: replay_in_progress"), std::string::npos)
+      << hook.nginx().ErrorLog();
+}
+
+TEST(NginxWebhook, ARetriedWebhookIsNotAReplayWithASharedZone) {
+  RetriedWebhookIsNotAReplay("      dip_verify_replay dipreplay;\n", 2,
+                             "  dip_verify_replay_zone dipreplay:1m;\n");
+}
+
+TEST(NginxWebhook, ARetriedWebhookIsNotAReplayPerWorker) {
+  RetriedWebhookIsNotAReplay("      dip_verify_replay on;\n", 1, "");
 }
 
 TEST(NginxWebhook, NoExceptionCrossesIntoNginx) {
