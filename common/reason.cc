@@ -16,6 +16,7 @@ std::string_view ToString(Reason reason) {
     case Reason::kSignatureMismatch: return "signature_mismatch";
     case Reason::kReplayed: return "replayed";
     case Reason::kReplayInProgress: return "replay_in_progress";
+    case Reason::kPeerNotAuthenticated: return "peer_not_authenticated";
     case Reason::kBadCertificate: return "bad_certificate";
     case Reason::kCertificateUntrusted: return "certificate_untrusted";
     case Reason::kCertificateExpired: return "certificate_expired";

@@ -38,6 +38,7 @@ enum class Reason {
   kWeakKey,                   // RSA < 2048 bits or an EC curve other than P-256
   kWrongEnvironment,          // CN prefix is not the configured environment
   kSignerNotAllowed,          // signer not on the configured allow-list
+  kPeerNotAuthenticated,      // the hop that passed the message on is not authenticated
   // -- the DIP message (common/dip/): the body, its envelope, its schema
   kInvalidJson,               // the body is not JSON
   kNotMessageArray,           // not a DIP message array [{"payload": {...}}, ...]

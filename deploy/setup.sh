@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   g++ bazel-bootstrap bazel-rules-java bazel-platforms
   # libraries
-  libssl-dev libcurl4-openssl-dev librdkafka-dev rapidjson-dev libmicrohttpd-dev
+  libssl-dev libcurl4-openssl-dev librdkafka-dev rapidjson-dev libmicrohttpd-dev libgnutls28-dev
   libgtest-dev libgmock-dev
   # the real Kafka broker for tests and the demo (jars from Maven Central)
   openjdk-17-jre-headless maven

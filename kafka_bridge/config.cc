@@ -1,5 +1,7 @@
 #include "kafka_bridge/config.h"
 
+#include <arpa/inet.h>
+
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
@@ -84,6 +86,18 @@ bool Strings(Reader& rd, const Value& obj, const char* name, const std::string& 
   return true;
 }
 
+}  // namespace
+
+bool IsLoopbackListen(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  in_addr addr{};
+  if (inet_pton(AF_INET, listen.substr(0, colon).c_str(), &addr) != 1) return false;
+  return (ntohl(addr.s_addr) >> 24) == 127;
+}
+
+namespace {
+
 bool ParseInbound(Reader& rd, const Value& doc, InboundConfig* in) {
   auto it = doc.FindMember("inbound");
   if (it == doc.MemberEnd()) return true;
@@ -91,7 +105,7 @@ bool ParseInbound(Reader& rd, const Value& doc, InboundConfig* in) {
   const std::string w = "inbound.";
   if (!v.IsObject()) return rd.Fail("inbound", "must be an object");
   if (!rd.Known(v, w, {"listen", "topic", "key", "verified_header", "signer_header", "verify",
-                       "participant_id", "schemas", "max_body", "duplicate_window_s",
+                       "tls", "participant_id", "schemas", "max_body", "duplicate_window_s",
                        "duplicate_capacity", "produce_timeout_ms", "retry_after_s",
                        "max_connections"}) ||
       !rd.String(v, "listen", w, &in->listen, true) || !rd.String(v, "topic", w, &in->topic, true) ||
@@ -135,9 +149,37 @@ bool ParseInbound(Reader& rd, const Value& doc, InboundConfig* in) {
       return rd.Fail(wv + "environment", "must be prod, nonprod or any");
     }
   }
+  auto tls = v.FindMember("tls");
+  if (tls != v.MemberEnd()) {
+    const Value& tv = tls->value;
+    const std::string wt = w + "tls.";
+    if (!tv.IsObject()) return rd.Fail(w + "tls", "must be an object");
+    if (unix_socket) return rd.Fail(w + "tls", "is for a TCP listener, not a unix socket");
+    if (!rd.Known(tv, wt, {"certificate", "key", "client_ca"}) ||
+        !rd.String(tv, "certificate", wt, &in->tls_certificate, true) ||
+        !rd.String(tv, "key", wt, &in->tls_key, true) ||
+        !rd.String(tv, "client_ca", wt, &in->tls_client_ca, false) ||
+        !ReadablePath(rd, wt + "certificate", in->tls_certificate) ||
+        !ReadablePath(rd, wt + "key", in->tls_key) ||
+        (!in->tls_client_ca.empty() && !ReadablePath(rd, wt + "client_ca", in->tls_client_ca))) {
+      return false;
+    }
+  }
   if (in->verified_header.empty() && in->verify_ca.empty()) {
     return rd.Fail(w + "verified_header", "may be empty only when inbound.verify checks the "
                                           "signatures here");
+  }
+  // A header is not proof of who sent it: a listener other hosts can reach
+  // takes it only from a peer it authenticated.
+  if (!unix_socket && !IsLoopbackListen(in->listen) && in->verify_ca.empty() &&
+      in->tls_client_ca.empty()) {
+    return rd.Fail(w + "listen",
+                   "'" + in->listen + "' can be reached from other hosts, and nothing there "
+                   "authenticates the sender: anyone who can connect could send \"" +
+                       in->verified_header + ": ok\" and have its messages produced as verified "
+                       "DIP messages. Listen on 127.0.0.1 or a unix: socket behind nginx on this "
+                       "host, or authenticate the hop: inbound.tls.client_ca (mutual TLS from "
+                       "nginx) or inbound.verify (the bridge checks the X-DIP signatures itself)");
   }
   in->enabled = true;
   return true;

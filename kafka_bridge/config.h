@@ -56,8 +56,14 @@ struct RetryPolicy {
 // Verified DIP webhooks -> Kafka (docs/kafka-bridge.md, "Inbound").
 struct InboundConfig {
   bool enabled = false;
-  // "host:port" (loopback, behind nginx) or "unix:/path/to/socket".
+  // "host:port" or "unix:/path/to/socket". A listener other hosts can
+  // reach (not loopback, not a unix socket) must authenticate what it
+  // takes: `tls_client_ca` (mutual TLS from nginx) or `verify_ca` (the
+  // signatures checked here); the configuration is refused otherwise.
   std::string listen;
+  // HTTPS on the listener (PEM files); with `tls_client_ca`, every request
+  // must come with a client certificate that chains to it.
+  std::string tls_certificate, tls_key, tls_client_ca;
   // Topic per message: {interfaceID} and {eventCode} (brackets dropped)
   // are replaced, e.g. "dip.in.{interfaceID}".
   std::string topic;
@@ -83,6 +89,9 @@ struct InboundConfig {
   int64_t retry_after_s = 30;
   int64_t max_connections = 64;
 };
+
+// True for "host:port" with an IPv4 loopback address (127.0.0.0/8).
+bool IsLoopbackListen(const std::string& listen);
 
 struct Config {
   std::map<std::string, std::string> kafka;  // librdkafka properties, passed through

@@ -180,6 +180,49 @@ TEST(Config, InboundErrorsNameTheKey) {
   }
 }
 
+// A header is not proof of who sent it: a listener other hosts can reach
+// must authenticate the hop (mutual TLS) or check the signatures itself.
+TEST(Config, AnInboundListenerOthersCanReachMustAuthenticate) {
+  for (const char* listen : {"0.0.0.0:39180", "192.0.2.7:39180"}) {
+    std::string error = ErrorOf(InboundOnly(R"({"listen": ")" + std::string(listen) +
+                                            R"(", "topic": "t"})"));
+    EXPECT_NE(error.find(std::string("config: inbound.listen: '") + listen +
+                         "' can be reached from other hosts"),
+              std::string::npos)
+        << error;
+    EXPECT_NE(error.find("\"X-DIP-Verified: ok\""), std::string::npos) << error;
+    EXPECT_NE(error.find("inbound.tls.client_ca"), std::string::npos) << error;
+  }
+  // Loopback and unix sockets stay as they were; an authenticated hop, or
+  // the signature checked here, opens any address.
+  for (const std::string& inbound :
+       {std::string(R"({"listen": "127.0.0.1:39180", "topic": "t"})"),
+        std::string(R"({"listen": "127.8.0.1:39180", "topic": "t"})"),
+        std::string(R"({"listen": "unix:/run/in.sock", "topic": "t"})"),
+        R"({"listen": "0.0.0.0:39180", "topic": "t", "verify": {"ca": [")" +
+            PkiFile("ca-bundle.pem") + R"("]}})",
+        R"({"listen": "0.0.0.0:39180", "topic": "t", "tls": {"certificate": ")" +
+            PkiFile("tls-server.pem") + R"(", "key": ")" + PkiFile("tls-server.key") +
+            R"(", "client_ca": ")" + PkiFile("ca-bundle.pem") + R"("}})"}) {
+    auto parsed = ParseConfig(InboundOnly(inbound));
+    EXPECT_TRUE(parsed.ok()) << inbound << ": " << parsed.error().detail;
+  }
+  // TLS without a client CA encrypts but authenticates no one.
+  std::string https_only = ErrorOf(InboundOnly(
+      R"({"listen": "0.0.0.0:39180", "topic": "t", "tls": {"certificate": ")" +
+      PkiFile("tls-server.pem") + R"(", "key": ")" + PkiFile("tls-server.key") + R"("}})"));
+  EXPECT_NE(https_only.find("can be reached from other hosts"), std::string::npos) << https_only;
+  EXPECT_NE(ErrorOf(InboundOnly(R"({"listen": "0.0.0.0:1", "topic": "t", "tls": {"key": "k"}})"))
+                .find("config: inbound.tls.certificate: is required"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(InboundOnly(R"({"listen": "unix:/x", "topic": "t", "tls": {}})"))
+                .find("config: inbound.tls: is for a TCP listener"),
+            std::string::npos);
+  EXPECT_TRUE(IsLoopbackListen("127.0.0.1:1"));
+  EXPECT_FALSE(IsLoopbackListen("128.0.0.1:1"));
+  EXPECT_FALSE(IsLoopbackListen("localhost:1"));  // not an address the listener takes
+}
+
 // The HTTP loop keeps idle connections for each origin the routes reach.
 TEST(Config, OriginsOfTheRoutes) {
   std::string json = Valid();

@@ -1,6 +1,7 @@
 #include "kafka_bridge/inbound.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -15,11 +16,13 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "common/dip/codes.h"
 #include "common/dip/message.h"
 #include "common/dip/response.h"
 #include "common/dip/schema.h"
+#include "common/files.h"
 #include "common/headers.h"
 #include "common/verifier.h"
 #include "kafka_bridge/duplicates.h"
@@ -57,6 +60,53 @@ struct RequestState {
   Clock::time_point started = Clock::now();
 };
 
+// The peer's address, and whether it is this host (loopback, or a unix
+// socket: only local processes with the socket's permissions reach it).
+std::string PeerAddress(MHD_Connection* c, bool* local) {
+  *local = false;
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const sockaddr* sa = info == nullptr ? nullptr : info->client_addr;
+  if (sa == nullptr || sa->sa_family == AF_UNIX) {
+    *local = true;  // libmicrohttpd gives no address for a unix socket peer
+    return "unix socket";
+  }
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+    *local = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  } else if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+    *local = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+  }
+  return text;
+}
+
+// With inbound.tls.client_ca: the client certificate of the connection's
+// TLS session, checked by GnuTLS against that CA (chain, validity).
+// Empty when it passes, else why not.
+std::string ClientCertificateProblem(MHD_Connection* c) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (info == nullptr || info->tls_session == nullptr) return "not a TLS connection";
+  auto session = static_cast<gnutls_session_t>(info->tls_session);
+  unsigned int count = 0;
+  if (gnutls_certificate_get_peers(session, &count) == nullptr || count == 0) {
+    return "no client certificate was presented";
+  }
+  unsigned int status = 0;
+  int rc = gnutls_certificate_verify_peers2(session, &status);
+  if (rc < 0) return std::string("the client certificate cannot be checked: ") + gnutls_strerror(rc);
+  if (status == 0) return {};
+  gnutls_datum_t text{};
+  std::string why = "the client certificate does not verify against inbound.tls.client_ca";
+  if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) == 0) {
+    why += std::string(": ") + reinterpret_cast<const char*>(text.data);
+    gnutls_free(text.data);
+  }
+  return why;
+}
+
 std::string Header(MHD_Connection* c, const std::string& name) {
   if (name.empty()) return {};
   const char* v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name.c_str());
@@ -77,6 +127,8 @@ struct Inbound::Impl {
   std::thread poller;
   MHD_Daemon* daemon = nullptr;
   int unix_fd = -1;
+  // inbound.tls, read at start: libmicrohttpd keeps pointers to them.
+  std::string tls_certificate, tls_key, tls_client_ca;
 
   explicit Impl(const InboundConfig& c)
       : config(c),
@@ -127,6 +179,25 @@ struct Inbound::Impl {
       return Refuse(MHD_HTTP_PAYLOAD_TOO_LARGE, Reason::kBodyTooLarge,
                     "the body exceeds inbound.max_body (" + std::to_string(config.max_body) +
                         " bytes)",
+                    nullptr);
+    }
+    // A header is not proof of who sent it: it is taken only from a peer
+    // this listener authenticated (mutual TLS) or one on this host, unless
+    // the signature is checked here.
+    bool local = false;
+    std::string peer = PeerAddress(c, &local);
+    if (!config.tls_client_ca.empty()) {
+      std::string problem = ClientCertificateProblem(c);
+      if (!problem.empty()) {
+        return Refuse(MHD_HTTP_FORBIDDEN, Reason::kPeerNotAuthenticated,
+                      "peer " + peer + ": " + problem, nullptr);
+      }
+    } else if (!local && !verifier) {
+      return Refuse(MHD_HTTP_FORBIDDEN, Reason::kPeerNotAuthenticated,
+                    "peer " + peer + " is not on this host and not authenticated: " +
+                        config.verified_header +
+                        " is taken only over loopback, a unix socket or mutual TLS "
+                        "(inbound.tls.client_ca)",
                     nullptr);
     }
     if (!config.verified_header.empty() && Header(c, config.verified_header) != "ok") {
@@ -182,6 +253,13 @@ struct Inbound::Impl {
       v.reason = Reason::kDuplicateHeader;
       v.header = std::string(h.duplicate());
       v.detail = v.header + " appears more than once";
+      return v;
+    }
+    if (destination.empty() && h.signature().empty()) {
+      Verdict v;  // not signed at all: the sender's fault, whatever nginx passed
+      v.reason = Reason::kMissingHeader;
+      v.header = std::string(kSignatureHeader);
+      v.detail = v.header + " is missing";
       return v;
     }
     if (destination.empty()) {
@@ -404,13 +482,50 @@ struct Inbound::Impl {
         return Error{Reason::kInternalError,
                      "inbound.listen: not an IPv4 address: " + config.listen};
       }
-      daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &Request, this, MHD_OPTION_SOCK_ADDR,
-                                &addr, MHD_OPTION_CONNECTION_LIMIT, limit,
-                                MHD_OPTION_CONNECTION_TIMEOUT, 60U, MHD_OPTION_NOTIFY_COMPLETED,
-                                &Completed, this, MHD_OPTION_END);
+      if (config.tls_certificate.empty()) {
+        daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &Request, this, MHD_OPTION_SOCK_ADDR,
+                                  &addr, MHD_OPTION_CONNECTION_LIMIT, limit,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, 60U, MHD_OPTION_NOTIFY_COMPLETED,
+                                  &Completed, this, MHD_OPTION_END);
+      } else {
+        if (auto t = ReadTls(); !t) return t;
+        // Without a client CA, HTTPS only (the signatures are checked here).
+        MHD_OptionItem trust[] = {
+            {tls_client_ca.empty() ? MHD_OPTION_END : MHD_OPTION_HTTPS_MEM_TRUST, 0,
+             const_cast<char*>(tls_client_ca.c_str())},
+            {MHD_OPTION_END, 0, nullptr}};
+        daemon = MHD_start_daemon(
+            flags | MHD_USE_TLS, 0, nullptr, nullptr, &Request, this, MHD_OPTION_SOCK_ADDR, &addr,
+            MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, 60U,
+            MHD_OPTION_NOTIFY_COMPLETED, &Completed, this, MHD_OPTION_HTTPS_MEM_CERT,
+            tls_certificate.c_str(), MHD_OPTION_HTTPS_MEM_KEY, tls_key.c_str(),
+            MHD_OPTION_ARRAY, trust, MHD_OPTION_END);
+      }
     }
     if (daemon == nullptr) {
       return Error{Reason::kInternalError, "inbound.listen: cannot listen on " + config.listen};
+    }
+    return OkStatus();
+  }
+
+  // inbound.tls's files, for libmicrohttpd (which takes PEM text).
+  Status ReadTls() {
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+      return Error{Reason::kInternalError,
+                   "inbound.tls: this libmicrohttpd was built without TLS support"};
+    }
+    for (auto [key, path, into] :
+         {std::tuple<const char*, const std::string*, std::string*>{
+              "certificate", &config.tls_certificate, &tls_certificate},
+          {"key", &config.tls_key, &tls_key},
+          {"client_ca", &config.tls_client_ca, &tls_client_ca}}) {
+      if (path->empty()) continue;
+      auto text = ReadWholeFile(*path);
+      if (!text) {
+        return Error{Reason::kInternalError,
+                     std::string("inbound.tls.") + key + ": " + text.error().detail};
+      }
+      *into = std::move(*text);
     }
     return OkStatus();
   }

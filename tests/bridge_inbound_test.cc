@@ -7,6 +7,10 @@
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <map>
 #include <set>
 #include <sstream>
@@ -402,6 +406,184 @@ TEST_F(BridgeInboundBytesTest, PayloadsReachKafkaByteForByteAndAnUnreadableNumbe
   auto metrics = Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics");
   EXPECT_NE(metrics.body.find("dipgate_bridge_inbound_produced_total 3\n"), std::string::npos)
       << metrics.body;
+}
+
+// An IPv4 address of this host that is not loopback: requests sent to it
+// come from it, as from another host on the network.
+std::string NonLoopbackAddress() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "";
+  std::string out;
+  for (ifaddrs* i = list; i != nullptr && out.empty(); i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    in_addr a = reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr;
+    if ((ntohl(a.s_addr) >> 24) == 127) continue;
+    char text[INET_ADDRSTRLEN];
+    if (inet_ntop(AF_INET, &a, text, sizeof(text)) != nullptr) out = text;
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+// The listener's trust boundary: a header is not proof of who sent it.
+// Each test starts its own bridge with the inbound block it needs.
+class BridgeInboundBoundaryTest : public testing::KafkaTest {
+ protected:
+  void SetUp() override {
+    dir_ = testing::NewTempDir("boundary");
+    topic_prefix_ = "dip-edge-" + std::to_string(++counter_) + "-";
+    port_ = testing::FreePort();
+    metrics_port_ = testing::FreePort();
+    host_ = NonLoopbackAddress();
+    ASSERT_FALSE(host_.empty()) << "this test needs an IPv4 address other than loopback";
+  }
+  void TearDown() override {
+    if (bridge_) EXPECT_EQ(bridge_->Stop(), 0) << Tail(dir_ + "/bridge.log");
+  }
+
+  std::string WriteConfig(const std::string& inbound_extra) {
+    std::string path = dir_ + "/bridge.json";
+    WriteFile(path, R"({
+  "kafka": {"bootstrap.servers": ")" + broker_->bootstrap() + R"("},
+  "inbound": {"listen": "0.0.0.0:)" + std::to_string(port_) + R"(",
+              "topic": ")" + topic_prefix_ + R"({interfaceID}",
+              "participant_id": "0140321855", "retry_after_s": 1)" + inbound_extra + R"(},
+  "metrics_listen": "127.0.0.1:)" + std::to_string(metrics_port_) + R"("
+})");
+    return path;
+  }
+
+  void Start(const std::string& inbound_extra) {
+    bridge_ = std::make_unique<BridgeProcess>(WriteConfig(inbound_extra), dir_ + "/bridge.log");
+    ASSERT_TRUE(WaitFor([&] { return ReadFile(dir_ + "/bridge.log").find("inbound_listening") !=
+                                      std::string::npos; },
+                        15000))
+        << Tail(dir_ + "/bridge.log");
+  }
+
+  // POSTs `body` to the bridge's listener at this host's non-loopback
+  // address (so the bridge sees a peer that is not loopback).
+  HttpResult PostFromTheNetwork(const std::string& scheme, const std::string& body,
+                                const std::string& curl_args) {
+    WriteFile(dir_ + "/body.json", body);
+    return Curl("-X POST " + curl_args + " -H 'Content-Type: application/json' --data-binary @" +
+                dir_ + "/body.json " + scheme + "://" + host_ + ":" + std::to_string(port_) + "/");
+  }
+
+  std::string Metrics() {
+    return Curl("http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics").body;
+  }
+
+  static int counter_;
+  std::string dir_, topic_prefix_, host_;
+  int port_ = 0, metrics_port_ = 0;
+  std::unique_ptr<BridgeProcess> bridge_;
+};
+
+int BridgeInboundBoundaryTest::counter_ = 0;
+
+TEST_F(BridgeInboundBoundaryTest, AnUnauthenticatedListenerOthersCanReachIsRefusedAtCheckAndStart) {
+  std::string config = WriteConfig("");
+  auto check = RunCommand(Runfile("kafka_bridge/dipgate-bridge") + " --config " + config +
+                          " --check");
+  EXPECT_NE(check.exit_code, 0) << check.output;
+  EXPECT_NE(check.output.find("inbound.listen: '0.0.0.0:" + std::to_string(port_) +
+                              "' can be reached from other hosts"),
+            std::string::npos)
+      << check.output;
+  auto start = RunCommand("timeout 20 " + Runfile("kafka_bridge/dipgate-bridge") + " --config " +
+                          config);
+  EXPECT_NE(start.exit_code, 0) << start.output;
+  EXPECT_NE(start.exit_code, 124) << "it started: " << start.output;
+  EXPECT_NE(start.output.find("can be reached from other hosts"), std::string::npos)
+      << start.output;
+  // Nothing listens: the forged request of the issue finds no one.
+  HttpResult forged = PostFromTheNetwork("http", Array({Message(700, true, "T-F1")}),
+                                         "-H 'X-DIP-Verified: ok'");
+  EXPECT_EQ(forged.status, 0) << forged.raw;
+}
+
+// With inbound.verify the bridge checks the X-DIP signature itself: the
+// forged header from another host is refused and nothing is produced; a
+// signed webhook from the same host is taken.
+TEST_F(BridgeInboundBoundaryTest, TheBridgeVerifyingSignaturesMayListenOnTheNetwork) {
+  Start(R"(, "verify": {"ca": [")" + PkiFile("ca-bundle.pem") + R"("], "crl": [")" +
+        PkiFile("crls.pem") + R"("], "environment": "nonprod"})");
+  HttpResult forged = PostFromTheNetwork("http", Array({Message(701, true, "T-F2")}),
+                                         "-H 'X-DIP-Verified: ok'");
+  EXPECT_EQ(forged.status, 401) << forged.raw;
+  EXPECT_NE(forged.body.find("missing_header"), std::string::npos) << forged.body;
+  std::string body = Array({Message(702, true, "T-IF-033-0140321855-SDS-20261201-E1")});
+  std::string url = "https://dip-webhooks.example/dip/webhook/if-033";
+  WriteFile(dir_ + "/signed.json", body);
+  auto s = RunCommand(Runfile("cli/dipctl") + " sign --cert " + PkiFile("signer-ec.pem") +
+                      " --key " + PkiFile("signer-ec.key") + " --url " + url + " --body " + dir_ +
+                      "/signed.json");
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  WriteFile(dir_ + "/headers", s.output);
+  HttpResult signed_ok = PostFromTheNetwork(
+      "http", body, "-H @" + dir_ + "/headers -H 'X-DIP-Verified: ok' -H 'X-DIP-Destination: " +
+                        url + "'");
+  EXPECT_EQ(signed_ok.status, 201) << signed_ok.raw;
+  auto records = ReadTopic(broker_->bootstrap(), topic_prefix_ + "IF-033", 2, 8000);
+  ASSERT_EQ(records.size(), 1u) << Tail(dir_ + "/bridge.log");
+  EXPECT_EQ(records[0].headers.at("dip.transactionID"), "T-IF-033-0140321855-SDS-20261201-E1");
+}
+
+// With inbound.tls.client_ca the hop from nginx is mutual TLS: a request
+// without a client certificate, or with one from another CA, is refused
+// whatever its headers say; nginx with its client certificate (the
+// documented proxy_ssl_* example) gets through.
+TEST_F(BridgeInboundBoundaryTest, MutualTlsFromNginxIsTheAuthenticatedHop) {
+  Start(R"(, "tls": {"certificate": ")" + PkiFile("tls-server.pem") + R"(", "key": ")" +
+        PkiFile("tls-server.key") + R"(", "client_ca": ")" + PkiFile("ca-bundle.pem") + R"("})");
+  std::string forged_body = Array({Message(703, true, "T-F3")});
+  HttpResult anonymous = PostFromTheNetwork("https", forged_body,
+                                            "-k -H 'X-DIP-Verified: ok'");
+  EXPECT_EQ(anonymous.status, 403) << anonymous.raw;
+  EXPECT_NE(anonymous.body.find("peer_not_authenticated"), std::string::npos) << anonymous.body;
+  EXPECT_NE(anonymous.body.find("no client certificate"), std::string::npos) << anonymous.body;
+  HttpResult stranger = PostFromTheNetwork(
+      "https", forged_body,
+      "-k --cert " + PkiFile("signer-untrusted.pem") + " --key " + PkiFile("signer-untrusted.key") +
+          " -H 'X-DIP-Verified: ok'");
+  EXPECT_EQ(stranger.status, 403) << stranger.raw;
+  EXPECT_NE(stranger.body.find("does not verify against inbound.tls.client_ca"), std::string::npos)
+      << stranger.body;
+  EXPECT_NE(Metrics().find("dipgate_bridge_inbound_produced_total 0"), std::string::npos);
+
+  // nginx verifies the DIP's signature and passes the webhook on over
+  // mutual TLS (docs/operator-guide.md, "The bridge on another host").
+  int nginx_port = testing::FreePort();
+  testing::Nginx nginx(
+      "  server {\n    listen 127.0.0.1:" + std::to_string(nginx_port) + ";\n"
+      "    location /dip/webhook/ {\n" + testing::DipVerifyTrust() +
+      "      dip_verify_environment nonprod;\n"
+      "      proxy_set_header X-DIP-Verified $dip_verify_status;\n"
+      "      proxy_set_header X-DIP-Signer $dip_signer_subject;\n"
+      "      proxy_pass https://" + host_ + ":" + std::to_string(port_) + ";\n"
+      "      proxy_ssl_certificate " + PkiFile("tls-client.pem") + ";\n"
+      "      proxy_ssl_certificate_key " + PkiFile("tls-client.key") + ";\n"
+      "      proxy_ssl_trusted_certificate " + PkiFile("ca-bundle.pem") + ";\n"
+      "      proxy_ssl_verify on;\n"
+      "      proxy_ssl_name localhost;\n"
+      "    }\n  }\n");
+  ASSERT_TRUE(nginx.started()) << nginx.start_output();
+  std::string body = Array({Message(704, true, "T-IF-033-0140321855-SDS-20261201-E2")});
+  std::string url = "http://127.0.0.1:" + std::to_string(nginx_port) + "/dip/webhook/if-033";
+  WriteFile(dir_ + "/signed.json", body);
+  auto s = RunCommand(Runfile("cli/dipctl") + " sign --cert " + PkiFile("signer-ec.pem") +
+                      " --key " + PkiFile("signer-ec.key") + " --url " + url + " --body " + dir_ +
+                      "/signed.json");
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  WriteFile(dir_ + "/headers", s.output);
+  HttpResult through = Curl("-X POST -H @" + dir_ + "/headers --data-binary @" + dir_ +
+                            "/signed.json " + url);
+  EXPECT_EQ(through.status, 201) << through.raw << nginx.ErrorLog() << Tail(dir_ + "/bridge.log");
+  auto records = ReadTopic(broker_->bootstrap(), topic_prefix_ + "IF-033", 2, 8000);
+  ASSERT_EQ(records.size(), 1u) << Tail(dir_ + "/bridge.log");
+  EXPECT_EQ(records[0].headers.at("dip.transactionID"), "T-IF-033-0140321855-SDS-20261201-E2");
+  EXPECT_NE(records[0].headers.at("dip.signer").find("CN=energydip-nonprod."), std::string::npos);
 }
 
 }  // namespace
