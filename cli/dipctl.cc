@@ -57,7 +57,8 @@ the DIP's API (docs/dip-api.md):
   validate --body FILE|- [--channel IF-033] [--env prod|nonprod|any] [--schemas DIR]
            [--format text|json]                 offline, like the DIP's /validate
   send     --body FILE|- [--channel IF-033] [--no-validate] call
-           POST {url}/dip-channel/{channel}; exit 0 only if every message is MSG0000
+           POST {url}/dip-channel/{channel}; exit 0 when every message is
+           MSG0000 or MSG1006 (already received, whatever the HTTP status)
   pubconfig (--channel IF-033 | --status-messages) --recipient DIPID
            (--callback-url URL [--max-message-count N] [--max-payload-size KB] | --delete) call
   replay   --channel IF-033 --recipient DIPID --from DATETIME --to DATETIME
@@ -87,6 +88,34 @@ Exit codes: 0 ok, 1 rejected, 2 usage error, 3 could not run.
 int Usage(const std::string& message) {
   std::cerr << "dipctl: " << message << "\n\n" << kUsage;
   return kExitUsage;
+}
+
+// One command's part of the usage text: its lines (and, for a command
+// described "as" another, that one's), then the shared sections (call:,
+// identity:, trust: and the notes). Empty for an unknown command.
+std::string CommandUsage(const std::string& command) {
+  std::istringstream in(kUsage);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  auto block = [&](const std::string& name) {
+    std::string out;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].rfind("  " + name + " ", 0) != 0) continue;
+      out += lines[i] + "\n";
+      while (i + 1 < lines.size() && lines[i + 1].rfind("   ", 0) == 0) out += lines[++i] + "\n";
+      break;
+    }
+    return out;
+  };
+  std::string out = block(command);
+  if (out.empty()) return out;
+  if (size_t as = out.find("(as "); as != std::string::npos) {
+    out += block(out.substr(as + 4, out.find(')', as) - as - 4));
+  }
+  std::string text = kUsage;
+  size_t shared = text.find("\ncall:");
+  return "usage: dipctl " + command + " [options]\n\n" + out +
+         (shared == std::string::npos ? "" : text.substr(shared));
 }
 
 namespace {
@@ -498,9 +527,17 @@ int main(int argc, char** argv) {
     std::cout << dipgate::kUsage;
     return 0;
   }
-  dipgate::transport::InitHttp();
   int rest_argc = argc - 2;
   char** rest = argv + 2;
+  for (int i = 0; i < rest_argc; ++i) {
+    std::string a = rest[i];
+    if (a != "--help" && a != "-h") continue;
+    std::string usage = dipgate::CommandUsage(cmd);
+    if (usage.empty()) return dipgate::Usage("unknown command '" + cmd + "'");
+    std::cout << usage;
+    return 0;
+  }
+  dipgate::transport::InitHttp();
   if (cmd == "sign") return dipgate::Sign(rest_argc, rest);
   if (cmd == "verify") return dipgate::Verify(rest_argc, rest);
   if (cmd == "inspect") return dipgate::Inspect(rest_argc, rest);

@@ -40,6 +40,32 @@ class DipctlTest : public ::testing::Test {
   std::string dir_, body_;
 };
 
+// Every command's --help prints that command's usage (not "option --help
+// needs a value") and exits 0; an unknown command still says so.
+TEST(DipctlHelp, EveryCommandPrintsItsOwnUsage) {
+  for (const char* command : {"sign", "verify", "inspect", "pki", "csr", "validate", "send",
+                              "pubconfig", "replay", "requeue", "statusmessage"}) {
+    for (const char* flag : {"--help", "-h"}) {
+      auto r = RunCommand(Dipctl() + " " + command + " --body x " + flag);
+      EXPECT_EQ(r.exit_code, 0) << command << " " << flag << ": " << r.output;
+      EXPECT_EQ(r.output.find("needs a value"), std::string::npos) << r.output;
+      EXPECT_NE(r.output.find(std::string("usage: dipctl ") + command + " [options]"),
+                std::string::npos)
+          << r.output;
+      EXPECT_NE(r.output.find(std::string("\n  ") + command + " "), std::string::npos)
+          << r.output;
+      EXPECT_NE(r.output.find("Exit codes:"), std::string::npos) << r.output;
+    }
+  }
+  auto validate = RunCommand(Dipctl() + " validate --help");
+  EXPECT_EQ(validate.output.find("  send "), std::string::npos) << "only validate's lines";
+  auto requeue = RunCommand(Dipctl() + " requeue --help");
+  EXPECT_NE(requeue.output.find("  replay   --channel"), std::string::npos) << requeue.output;
+  auto unknown = RunCommand(Dipctl() + " frobnicate --help");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("unknown command 'frobnicate'"), std::string::npos);
+}
+
 TEST_F(DipctlTest, SignThenVerify) {
   auto s = Sign("signer-rsa");
   ASSERT_EQ(s.exit_code, 0) << s.output;
