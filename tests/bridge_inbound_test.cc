@@ -65,6 +65,17 @@ std::string Message(int i, bool d0 = false, const std::string& txid = "", bool r
   return dip::ToJson(d[0]);
 }
 
+// Signs `body` for `url` as the DIP does (dipctl, the EC signing
+// certificate): `dir`/signed.json holds the body, `dir`/headers the headers.
+void SignAsTheDip(const std::string& dir, const std::string& url, const std::string& body) {
+  WriteFile(dir + "/signed.json", body);
+  auto s = RunCommand(Runfile("cli/dipctl") + " sign --cert " + PkiFile("signer-ec.pem") +
+                      " --key " + PkiFile("signer-ec.key") + " --url " + url + " --body " + dir +
+                      "/signed.json");
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  WriteFile(dir + "/headers", s.output);
+}
+
 std::string Array(const std::vector<std::string>& messages) {
   std::string out = "[";
   for (size_t i = 0; i < messages.size(); ++i) out += (i ? "," : "") + messages[i];
@@ -271,12 +282,7 @@ TEST_F(BridgeInboundTest, TheSendersFaultsAreRefusedAndNothingIsProduced) {
 TEST_F(BridgeInboundTest, ABadSignatureStopsAtNginxAndNothingIsProduced) {
   std::string body = Array({Message(500, true, "T-IF-033-0140321855-SDS-20261201-C1")});
   std::string url = "http://127.0.0.1:" + std::to_string(nginx_port_) + "/dip/webhook/if-033";
-  WriteFile(dir_ + "/signed.json", body);
-  auto s = RunCommand(Runfile("cli/dipctl") + " sign --cert " + PkiFile("signer-ec.pem") +
-                      " --key " + PkiFile("signer-ec.key") + " --url " + url + " --body " + dir_ +
-                      "/signed.json");
-  ASSERT_EQ(s.exit_code, 0) << s.output;
-  WriteFile(dir_ + "/headers", s.output);
+  SignAsTheDip(dir_, url, body);
   std::string tampered = body;
   tampered[tampered.find("SW1A")] = 'X';
   WriteFile(dir_ + "/tampered.json", tampered);
@@ -350,12 +356,7 @@ class BridgeInboundBytesTest : public BridgeInboundTest {
   // POSTs it there.
   HttpResult SignAndPost(const std::string& body) {
     std::string url = "http://127.0.0.1:" + std::to_string(nginx_port_) + "/dip/webhook/if-033";
-    WriteFile(dir_ + "/signed.json", body);
-    auto s = RunCommand(Runfile("cli/dipctl") + " sign --cert " + PkiFile("signer-ec.pem") +
-                        " --key " + PkiFile("signer-ec.key") + " --url " + url + " --body " +
-                        dir_ + "/signed.json");
-    EXPECT_EQ(s.exit_code, 0) << s.output;
-    WriteFile(dir_ + "/headers", s.output);
+    SignAsTheDip(dir_, url, body);
     return Curl("-X POST -H @" + dir_ + "/headers -H 'Content-Type: application/json' "
                 "--data-binary @" + dir_ + "/signed.json " + url);
   }
@@ -515,12 +516,7 @@ TEST_F(BridgeInboundBoundaryTest, TheBridgeVerifyingSignaturesMayListenOnTheNetw
   EXPECT_NE(forged.body.find("missing_header"), std::string::npos) << forged.body;
   std::string body = Array({Message(702, true, "T-IF-033-0140321855-SDS-20261201-E1")});
   std::string url = "https://dip-webhooks.example/dip/webhook/if-033";
-  WriteFile(dir_ + "/signed.json", body);
-  auto s = RunCommand(Runfile("cli/dipctl") + " sign --cert " + PkiFile("signer-ec.pem") +
-                      " --key " + PkiFile("signer-ec.key") + " --url " + url + " --body " + dir_ +
-                      "/signed.json");
-  ASSERT_EQ(s.exit_code, 0) << s.output;
-  WriteFile(dir_ + "/headers", s.output);
+  SignAsTheDip(dir_, url, body);
   HttpResult signed_ok = PostFromTheNetwork(
       "http", body, "-H @" + dir_ + "/headers -H 'X-DIP-Verified: ok' -H 'X-DIP-Destination: " +
                         url + "'");
@@ -571,12 +567,7 @@ TEST_F(BridgeInboundBoundaryTest, MutualTlsFromNginxIsTheAuthenticatedHop) {
   ASSERT_TRUE(nginx.started()) << nginx.start_output();
   std::string body = Array({Message(704, true, "T-IF-033-0140321855-SDS-20261201-E2")});
   std::string url = "http://127.0.0.1:" + std::to_string(nginx_port) + "/dip/webhook/if-033";
-  WriteFile(dir_ + "/signed.json", body);
-  auto s = RunCommand(Runfile("cli/dipctl") + " sign --cert " + PkiFile("signer-ec.pem") +
-                      " --key " + PkiFile("signer-ec.key") + " --url " + url + " --body " + dir_ +
-                      "/signed.json");
-  ASSERT_EQ(s.exit_code, 0) << s.output;
-  WriteFile(dir_ + "/headers", s.output);
+  SignAsTheDip(dir_, url, body);
   HttpResult through = Curl("-X POST -H @" + dir_ + "/headers --data-binary @" + dir_ +
                             "/signed.json " + url);
   EXPECT_EQ(through.status, 201) << through.raw << nginx.ErrorLog() << Tail(dir_ + "/bridge.log");
