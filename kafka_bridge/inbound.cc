@@ -208,12 +208,16 @@ struct Inbound::Impl {
                         " $dip_verify_status)",
                     nullptr);
     }
+    // dip.signer: the subject of the certificate verified here when the
+    // bridge verifies; otherwise what the authenticated hop (nginx) says.
+    std::string signer = Header(c, config.signer_header);
     if (verifier) {
       Verdict v = VerifyAgain(c, state.body);
       if (!v.ok()) {
         return Refuse(IsOwnFault(v.reason) ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_UNAUTHORIZED,
                       v.reason, (v.header.empty() ? "" : v.header + ": ") + v.detail, nullptr);
       }
+      signer = v.signer ? v.signer->subject : std::string();
     }
     auto array = dip::MessageArray::Parse(state.body);
     if (!array) {
@@ -235,7 +239,7 @@ struct Inbound::Impl {
                       &*array);
       }
     }
-    return Produce(c, *array, state.started);
+    return Produce(c, *array, signer, state.started);
   }
 
   Verdict VerifyAgain(MHD_Connection* c, const std::string& body) {
@@ -301,11 +305,11 @@ struct Inbound::Impl {
     return {};
   }
 
-  Answer Produce(MHD_Connection* c, const dip::MessageArray& array, Clock::time_point started) {
+  Answer Produce(MHD_Connection* c, const dip::MessageArray& array, const std::string& signer,
+                 Clock::time_point started) {
     auto batch = std::make_shared<Batch>();
     auto deadline = Clock::now() + std::chrono::milliseconds(config.produce_timeout_ms + 2000);
     std::vector<bool> duplicate(array.messages().size(), false);
-    std::string signer = Header(c, config.signer_header);
     std::string mpo = Header(c, "X-DIP-MPO");
     int64_t now = WallClockMillis();
     for (const auto& m : array.messages()) {

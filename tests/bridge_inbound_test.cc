@@ -517,13 +517,18 @@ TEST_F(BridgeInboundBoundaryTest, TheBridgeVerifyingSignaturesMayListenOnTheNetw
   std::string body = Array({Message(702, true, "T-IF-033-0140321855-SDS-20261201-E1")});
   std::string url = "https://dip-webhooks.example/dip/webhook/if-033";
   SignAsTheDip(dir_, url, body);
+  // A signer header from an unauthenticated peer is not taken either: the
+  // record names the certificate the bridge verified.
   HttpResult signed_ok = PostFromTheNetwork(
-      "http", body, "-H @" + dir_ + "/headers -H 'X-DIP-Verified: ok' -H 'X-DIP-Destination: " +
-                        url + "'");
+      "http", body,
+      "-H @" + dir_ + "/headers -H 'X-DIP-Verified: ok' -H 'X-DIP-Signer: CN=someone else' "
+      "-H 'X-DIP-Destination: " + url + "'");
   EXPECT_EQ(signed_ok.status, 201) << signed_ok.raw;
   auto records = ReadTopic(broker_->bootstrap(), topic_prefix_ + "IF-033", 2, 8000);
   ASSERT_EQ(records.size(), 1u) << Tail(dir_ + "/bridge.log");
   EXPECT_EQ(records[0].headers.at("dip.transactionID"), "T-IF-033-0140321855-SDS-20261201-E1");
+  EXPECT_NE(records[0].headers.at("dip.signer").find("CN=energydip-nonprod."), std::string::npos)
+      << records[0].headers.at("dip.signer");
 }
 
 // With inbound.tls.client_ca the hop from nginx is mutual TLS: a request

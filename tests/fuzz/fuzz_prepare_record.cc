@@ -30,5 +30,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       array->messages().size() != 2 * record.references.size()) {
     abort();
   }
+  // What goes to the DIP is what the record held: each payload's bytes.
+  dip::ParseOptions bare;
+  bare.allow_bare_payload = true;
+  auto original = dip::MessageArray::Parse(
+      std::string_view(reinterpret_cast<const char*>(data), size), bare);
+  if (!original) abort();  // PrepareRecord took it
+  size_t n = record.references.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (array->PayloadText(i) != original->PayloadText(i) ||
+        array->PayloadText(n + i) != original->PayloadText(i)) {
+      abort();
+    }
+  }
   return 0;
 }
