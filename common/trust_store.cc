@@ -18,6 +18,7 @@ struct TrustStore::State {
   std::vector<std::pair<std::string, struct timespec>> files;  // path, mtime
   UnixMillis earliest_crl_next_update = INT64_MAX;
   uint64_t generation = 0;
+  TrustStatus status;
 };
 
 namespace {
@@ -62,6 +63,9 @@ Result<std::shared_ptr<TrustStore::State>> LoadState(const TrustOptions& o, uint
     for (auto& c : *certs) {
       if (X509_STORE_add_cert(state->store.get(), c.get()) != 1) ERR_clear_error();
       ++cas;
+      auto not_after = Asn1TimeToMillis(X509_get0_notAfter(c.get()));
+      state->status.cas.push_back(
+          {NameToString(X509_get_subject_name(c.get())), not_after ? *not_after : 0});
     }
     struct timespec ts {};
     Mtime(path, &ts);
@@ -93,12 +97,16 @@ Result<std::shared_ptr<TrustStore::State>> LoadState(const TrustOptions& o, uint
         state->earliest_crl_next_update =
             std::min(state->earliest_crl_next_update, *next_update);
       }
+      state->status.crls.push_back(
+          {NameToString(X509_CRL_get_issuer(c.get())),
+           next == nullptr ? INT64_MAX : *Asn1TimeToMillis(next)});
     }
     struct timespec ts {};
     Mtime(path, &ts);
     state->files.emplace_back(path, ts);
   }
   if (cas == 0) return Error{Reason::kInternalError, "no trusted CA certificate configured"};
+  state->status.loaded_at = WallClockMillis();
   return state;
 }
 
@@ -208,6 +216,8 @@ std::shared_ptr<const TrustStore::State> TrustStore::state() const {
 }
 
 uint64_t TrustStore::generation() const { return state()->generation; }
+
+TrustStatus TrustStore::Status() const { return state()->status; }
 
 Result<bool> TrustStore::ReloadIfChanged(UnixMillis now) {
   if (now < next_check_.load(std::memory_order_relaxed)) return false;

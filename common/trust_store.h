@@ -56,6 +56,22 @@ struct ValidatedCertificate {
   uint64_t generation = 0;
 };
 
+// What a trust store holds, for monitoring: each trusted CA's expiry, each
+// CRL's nextUpdate, and when the files in use were loaded.
+struct TrustStatus {
+  struct Ca {
+    std::string subject;
+    UnixMillis not_after = 0;
+  };
+  struct Crl {
+    std::string issuer;
+    UnixMillis next_update = 0;  // INT64_MAX when the CRL has none
+  };
+  std::vector<Ca> cas;
+  std::vector<Crl> crls;
+  UnixMillis loaded_at = 0;  // wall clock of the load of these files
+};
+
 class TrustStore {
  public:
   // Fails (kInternalError, naming the file or option) when no CA is given,
@@ -72,6 +88,8 @@ class TrustStore {
   Result<bool> ReloadIfChanged(UnixMillis now);
 
   uint64_t generation() const;
+  // The CAs and CRLs in use now.
+  TrustStatus Status() const;
   const TrustOptions& options() const { return options_; }
 
   struct State;

@@ -172,6 +172,27 @@ TEST(TrustStore, ValidatesChainAndReportsValidity) {
   EXPECT_EQ(v->generation, t->generation());
 }
 
+// What monitoring reads: each CA's expiry, each CRL's nextUpdate, the load.
+TEST(TrustStore, StatusListsCasAndCrls) {
+  UnixMillis before = WallClockMillis();
+  auto t = *TrustStore::Create(Options());
+  TrustStatus s = t->Status();
+  ASSERT_EQ(s.cas.size(), 2u);  // root and issuing CA
+  ASSERT_EQ(s.crls.size(), 2u);
+  for (const auto& ca : s.cas) {
+    EXPECT_NE(ca.subject.find("CN="), std::string::npos) << ca.subject;
+    EXPECT_GT(ca.not_after, PkiNow() + 365LL * 86400000) << ca.subject;
+  }
+  for (const auto& crl : s.crls) {
+    EXPECT_NE(crl.issuer.find("CN="), std::string::npos) << crl.issuer;
+    EXPECT_GT(crl.next_update, PkiNow());
+    EXPECT_LE(crl.next_update, PkiNow() + 7LL * 86400000);
+  }
+  EXPECT_NE(s.crls[0].issuer, s.crls[1].issuer);
+  EXPECT_GE(s.loaded_at, before);
+  EXPECT_LE(s.loaded_at, WallClockMillis());
+}
+
 TEST(TrustStore, MissingCrlForAnyCaInTheChainFailsClosed) {
   TrustOptions o = Options();
   o.crl_files = {PkiFile("issuing-ca.crl")};  // nothing from the root

@@ -14,6 +14,7 @@ extern "C" {
 #include <map>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,11 @@ struct MainConf {
   // The proxy module's upstream configuration of every location that signs
   // (ngx_http_upstream_conf_t*), for TLS 1.3 post-handshake auth.
   ngx_array_t* signing_upstreams;
+  // dip_metrics_zone (NULL: nothing counted) and whether a location serves
+  // dip_metrics; every trust store of the configuration, for its gauges.
+  ngx_shm_zone_t* metrics_zone;
+  ngx_flag_t metrics_served;
+  std::vector<std::shared_ptr<TrustStore>>* trust_stores;
 };
 
 // The directives that decide a location's trust store, kept together so that
@@ -99,6 +105,7 @@ struct RequestCtx {
   ContentHasher* hasher;  // both directions hash the body as it streams
   Verdict* verdict;
   dip::SchemaVerdict* schema;  // set when the body failed dip_verify_schemas
+  int64_t verify_ns;           // time spent in the checks, for the metrics
   // sign
   bool sign_enabled;
   bool body_done;
@@ -134,6 +141,23 @@ ngx_int_t RecordSigningUpstream(ngx_conf_t* cf, MainConf* mcf);
 // TLS 1.3 post-handshake auth on those of the locations that sign; installs
 // the header filter that explains refusals of large signed bodies.
 ngx_int_t SignPostConfiguration(ngx_conf_t* cf, MainConf* mcf);
+// ngx_dip_metrics.cc
+// Why dip_sign did not sign (the words of dipgate_nginx_sign_total).
+enum class SignFailure {
+  kUnknownIdentity,     // no dip_sign_identity of that name
+  kBodyNotBuffered,     // the body was not read whole before the upstream request
+  kNoUpstreamUrl,       // the URL to sign cannot be told
+  kBadUpstreamRequest,  // the upstream request is not one dip_sign can sign
+  kSigningFailed,       // the identity's key did not sign
+};
+char* SetMetricsZone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* SetMetrics(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+ngx_int_t MetricsPostConfiguration(ngx_conf_t* cf, MainConf* mcf);
+// Counters, when a dip_metrics_zone is declared (otherwise nothing).
+void CountVerdict(ngx_http_request_t* r, const Verdict& v, bool schema_refused,
+                  int64_t elapsed_ns);
+void CountSign(ngx_http_request_t* r, std::string_view identity,
+               std::optional<SignFailure> failure);
 // ngx_dip_module.cc
 ngx_int_t HashBody(RequestCtx* ctx, ngx_chain_t* in, bool* last);
 // ngx_dip_variables.cc

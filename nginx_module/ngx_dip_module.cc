@@ -98,6 +98,10 @@ ngx_command_t kCommands[] = {
      DIP_LOC(schemas_path), nullptr},
     {ngx_string("dip_verify_channel"), kLoc | NGX_CONF_TAKE1, ngx_http_set_complex_value_slot,
      DIP_LOC(channel), nullptr},
+    {ngx_string("dip_metrics_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     GuardedDirective<SetMetricsZone>, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("dip_metrics"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, GuardedDirective<SetMetrics>,
+     0, 0, nullptr},
     {ngx_string("dip_sign_identity"), NGX_HTTP_MAIN_CONF | NGX_CONF_2MORE,
      GuardedDirective<SetIdentity>, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("dip_sign"), kLoc | NGX_CONF_TAKE1, GuardedDirective<SetSign>, DIP_LOC(sign),
@@ -232,8 +236,9 @@ void* CreateMainConf(ngx_conf_t* cf) {
   mcf->schema_sets =
       PoolOwned<std::map<std::string, std::shared_ptr<const dip::SchemaSet>>>(cf->pool);
   mcf->signing_upstreams = ngx_array_create(cf->pool, 4, sizeof(ngx_http_upstream_conf_t*));
+  mcf->trust_stores = PoolOwned<std::vector<std::shared_ptr<TrustStore>>>(cf->pool);
   if (mcf->identities == nullptr || mcf->signers == nullptr || mcf->schema_sets == nullptr ||
-      mcf->signing_upstreams == nullptr) {
+      mcf->signing_upstreams == nullptr || mcf->trust_stores == nullptr) {
     return nullptr;
   }
   mcf->proxy_host_index = NGX_ERROR;
@@ -373,6 +378,8 @@ char* MergeLocConf(ngx_conf_t* cf, void* parent, void* child) {
   }
   conf->trust = PoolOwned<std::shared_ptr<TrustStore>>(cf->pool, std::move(*trust));
   if (conf->trust == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+  auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_dip_module));
+  mcf->trust_stores->push_back(*conf->trust);
   return NGX_CONF_OK;
 }
 
@@ -517,6 +524,7 @@ ngx_int_t PostConfiguration(ngx_conf_t* cf) {
   ngx_str_t proxy_host = ngx_string("proxy_host");
   mcf->proxy_host_index = ngx_http_get_variable_index(cf, &proxy_host);
   if (mcf->proxy_host_index == NGX_ERROR) return NGX_ERROR;
+  if (MetricsPostConfiguration(cf, mcf) != NGX_OK) return NGX_ERROR;
   return SignPostConfiguration(cf, mcf);
 }
 

@@ -23,8 +23,14 @@ constexpr off_t kLargeBody = 64 * 1024;
 
 ngx_http_output_header_filter_pt next_header_filter;
 
-ngx_int_t Fail(ngx_http_request_t* r, RequestCtx* ctx, const std::string& why) {
+ngx_int_t Fail(ngx_http_request_t* r, RequestCtx* ctx, SignFailure failure,
+               const std::string& why) {
   if (ctx->sign_status != nullptr) *ctx->sign_status = why;
+  // A name that is no identity is counted as "-": names from a request
+  // (dip_sign $variable) must not fill the metrics zone's identity slots.
+  if (ctx->sign_identity != nullptr) {
+    CountSign(r, failure == SignFailure::kUnknownIdentity ? "-" : *ctx->sign_identity, failure);
+  }
   ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%srefused: %s", kSignLog, why.c_str());
   return NGX_ERROR;
 }
@@ -52,7 +58,7 @@ ngx_int_t CreateRequest(ngx_http_request_t* r) {
   ngx_int_t rc = ctx->upstream_create_request(r);
   if (rc != NGX_OK) return rc;
   if (!ctx->body_done) {
-    return Fail(r, ctx,
+    return Fail(r, ctx, SignFailure::kBodyNotBuffered,
                 "the upstream request was built before the whole body was read; the "
                 "signature covers the body, so proxy_request_buffering must be on");
   }
@@ -60,7 +66,8 @@ ngx_int_t CreateRequest(ngx_http_request_t* r) {
   auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_dip_module));
   auto* mcf = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_dip_module));
   if (u->request_bufs == nullptr || !ngx_buf_in_memory(u->request_bufs->buf)) {
-    return Fail(r, ctx, "the upstream request has no header buffer to sign");
+    return Fail(r, ctx, SignFailure::kBadUpstreamRequest,
+                "the upstream request has no header buffer to sign");
   }
   ngx_buf_t* b = u->request_bufs->buf;
   std::string_view head(reinterpret_cast<char*>(b->pos), b->last - b->pos);
@@ -68,7 +75,8 @@ ngx_int_t CreateRequest(ngx_http_request_t* r) {
   size_t line_end = head.find("\r\n");
   size_t space = head.find(' ');
   if (end == std::string_view::npos || space == std::string_view::npos || space > line_end) {
-    return Fail(r, ctx, "the upstream request header is not HTTP/1.x");
+    return Fail(r, ctx, SignFailure::kBadUpstreamRequest,
+                "the upstream request header is not HTTP/1.x");
   }
   std::string_view method = head.substr(0, space);
 
@@ -76,28 +84,32 @@ ngx_int_t CreateRequest(ngx_http_request_t* r) {
   if (lcf->sign_destination != nullptr) {
     ngx_str_t v;
     if (ngx_http_complex_value(r, lcf->sign_destination, &v) != NGX_OK) {
-      return Fail(r, ctx, "cannot evaluate dip_sign_destination");
+      return Fail(r, ctx, SignFailure::kNoUpstreamUrl, "cannot evaluate dip_sign_destination");
     }
     destination = ToStd(v);
   } else {
     // The URL the request is proxied to: scheme, $proxy_host, upstream URI.
     ngx_http_variable_value_t* host = ngx_http_get_indexed_variable(r, mcf->proxy_host_index);
     if (host == nullptr || host->not_found || u->schema.len == 0) {
-      return Fail(r, ctx, "cannot tell the upstream URL; set dip_sign_destination");
+      return Fail(r, ctx, SignFailure::kNoUpstreamUrl,
+                  "cannot tell the upstream URL; set dip_sign_destination");
     }
     destination = ToStd(u->schema) +
                   std::string(reinterpret_cast<char*>(host->data), host->len) + ToStd(u->uri);
   }
   RequestSigner* signer = WorkerSigner(mcf, *ctx->sign_identity);
-  if (signer == nullptr) return Fail(r, ctx, "identity '" + *ctx->sign_identity + "' is unusable");
+  if (signer == nullptr) {
+    return Fail(r, ctx, SignFailure::kSigningFailed,
+                "identity '" + *ctx->sign_identity + "' is unusable");
+  }
   auto h = signer->SignHashed(method, destination, *ctx->content_hash, WallClockMillis());
-  if (!h) return Fail(r, ctx, h.error().detail);
+  if (!h) return Fail(r, ctx, SignFailure::kSigningFailed, h.error().detail);
 
   std::string api_key;
   if (lcf->api_key != nullptr) {
     ngx_str_t key;
     if (ngx_http_complex_value(r, lcf->api_key, &key) != NGX_OK) {
-      return Fail(r, ctx, "cannot evaluate dip_sign_api_key");
+      return Fail(r, ctx, SignFailure::kSigningFailed, "cannot evaluate dip_sign_api_key");
     }
     api_key = ToStd(key);
   }
@@ -127,6 +139,7 @@ ngx_int_t CreateRequest(ngx_http_request_t* r) {
   nb->last_buf = b->last_buf;
   u->request_bufs->buf = nb;
   *ctx->sign_status = "ok";
+  CountSign(r, *ctx->sign_identity, std::nullopt);
   ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "%ssigned %*s %s as \"%s\"", kSignLog,
                 method.size(), method.data(), destination.c_str(), ctx->sign_identity->c_str());
   return NGX_OK;
@@ -188,7 +201,7 @@ ngx_int_t SignAccessHandler(ngx_http_request_t* r) {
   }
   *ctx->sign_identity = ToStd(name);
   if (mcf->identities->Find(*ctx->sign_identity) == nullptr) {
-    Fail(r, ctx, "no dip_sign_identity named '" + *ctx->sign_identity + "'");
+    Fail(r, ctx, SignFailure::kUnknownIdentity, "no dip_sign_identity named '" + *ctx->sign_identity + "'");
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
   }
   *ctx->sign_status = "pending";
@@ -210,7 +223,7 @@ ngx_int_t SignBodyStep(ngx_http_request_t* r, RequestCtx* ctx, bool last) {
   }
   if (!last) return NGX_OK;
   if (!ctx->wrapped) {
-    Fail(r, ctx,
+    Fail(r, ctx, SignFailure::kBodyNotBuffered,
          "the body was read before an upstream module took the request; use dip_sign with "
          "proxy_pass (and no other module reading the body first)");
     return NGX_HTTP_INTERNAL_SERVER_ERROR;

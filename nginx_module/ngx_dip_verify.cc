@@ -3,6 +3,8 @@
 // application). The body is read in full (memory or temp file, chunked or
 // not), hashed as it streams through the request body filter, and passed
 // on unchanged.
+#include <chrono>
+
 #include "common/dip/message.h"
 #include "common/headers.h"
 #include "nginx_module/ngx_dip.h"
@@ -214,7 +216,11 @@ void BodyRead(ngx_http_request_t* r) {
   auto* lcf = static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_dip_module));
   ngx_int_t rc = Guard<ngx_int_t>(r->connection->log, "dip_verify body handler", NGX_ERROR, [&] {
     InjectFault(r, "body");
+    auto started = std::chrono::steady_clock::now();
     SetVerdict(r, ctx, Check(r, ctx, lcf));
+    ctx->verify_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
     return NGX_OK;
   });
   if (rc != NGX_OK) {
@@ -230,6 +236,7 @@ void BodyRead(ngx_http_request_t* r) {
 ngx_int_t Finish(ngx_http_request_t* r, RequestCtx* ctx, LocConf* lcf) {
   if (ctx->verdict == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
   LogVerdict(r, *ctx->verdict);
+  CountVerdict(r, *ctx->verdict, ctx->schema != nullptr, ctx->verify_ns);
   if (ctx->verdict->ok()) return NGX_OK;
   ngx_http_finalize_request(r, SendRefusal(r, lcf, *ctx->verdict, ctx->schema));
   return NGX_DONE;
