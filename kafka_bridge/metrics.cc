@@ -62,6 +62,11 @@ void Metrics::CountDeadLetter(std::string_view reason) {
   ++it->second;
 }
 
+void Metrics::CountDipAnswer(long status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++dip_answers_[status];
+}
+
 void Metrics::SetHealth(bool healthy, const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
   healthy_ = healthy;
@@ -139,6 +144,10 @@ std::string Metrics::Render() const {
     << "dipgate_bridge_inbound_ack_seconds_sum " << inbound_ack_micros / 1e6 << "\n"
     << "dipgate_bridge_inbound_ack_seconds_count " << webhooks_accepted << "\n";
   std::lock_guard<std::mutex> lock(mu_);
+  o << "# HELP dipgate_bridge_healthy 1 while /healthz answers 200 (consuming or receiving), "
+       "0 otherwise (starting, stopping, a fatal Kafka error).\n"
+       "# TYPE dipgate_bridge_healthy gauge\n"
+    << "dipgate_bridge_healthy " << (healthy_ ? 1 : 0) << "\n";
   o << "# HELP dipgate_bridge_webhooks_not_accepted_total Webhooks refused or answered 503, by "
        "reason.\n# TYPE dipgate_bridge_webhooks_not_accepted_total counter\n";
   for (const auto& [reason, n] : refusals_) {
@@ -148,6 +157,12 @@ std::string Metrics::Render() const {
        "reason.\n# TYPE dipgate_bridge_dead_letters_total counter\n";
   for (const auto& [reason, n] : dead_letters_) {
     o << "dipgate_bridge_dead_letters_total{reason=\"" << reason << "\"} " << n << "\n";
+  }
+  o << "# HELP dipgate_bridge_dip_answers_total The DIP's answers to the bridge's POSTs, by "
+       "HTTP status (\"0\": no answer, a transport error or the request timeout).\n"
+       "# TYPE dipgate_bridge_dip_answers_total counter\n";
+  for (const auto& [status, n] : dip_answers_) {
+    o << "dipgate_bridge_dip_answers_total{status=\"" << status << "\"} " << n << "\n";
   }
   o << "# HELP dipgate_bridge_delivery_seconds Time from fetch to DIP acceptance or "
        "dead-letter.\n# TYPE dipgate_bridge_delivery_seconds histogram\n";

@@ -2,6 +2,7 @@
 // port (libmicrohttpd), with a health endpoint:
 //   GET /metrics   dipgate_bridge_* counters, gauges and a latency histogram
 //   GET /healthz   200 "ok" while consuming, 503 with the reason otherwise
+//                  (also in /metrics: dipgate_bridge_healthy 1 or 0)
 #ifndef DIPGATE_KAFKA_BRIDGE_METRICS_H_
 #define DIPGATE_KAFKA_BRIDGE_METRICS_H_
 
@@ -42,6 +43,9 @@ class Metrics {
   // A record written to the dead-letter topic, by reason word (also counted
   // in dead_lettered).
   void CountDeadLetter(std::string_view reason);
+  // An answer of the DIP to one of the bridge's POSTs, by HTTP status (0: no
+  // HTTP answer: a transport error or the request timeout).
+  void CountDipAnswer(long status);
   void SetHealth(bool healthy, const std::string& why);
   std::string Render() const;
   // Ok while consuming or receiving; otherwise why not.
@@ -60,6 +64,7 @@ class Metrics {
   double latency_sum_ = 0;
   std::map<std::string, uint64_t> refusals_;  // reason word -> webhooks
   std::map<std::string, uint64_t, std::less<>> dead_letters_;  // reason word -> records
+  std::map<long, uint64_t> dip_answers_;                       // HTTP status -> answers
   bool healthy_ = false;
   std::string health_reason_ = "starting";
   MHD_Daemon* daemon_ = nullptr;

@@ -549,6 +549,8 @@ struct Outbound::Impl : public RdKafka::RebalanceCb {
 
   void OnAnswer(uint64_t id, transport::Reply reply) {
     NoticeHttp1();  // the loop learns the protocol from an answer: said before it is counted
+    // Every answer, whatever becomes of its POST (status 0: none arrived).
+    metrics->CountDipAnswer(reply.transport_error ? 0 : reply.status);
     Post* post = FindPost(id);
     if (post == nullptr) return;
     EndRequest(*post);

@@ -168,8 +168,9 @@ std::string Render(MainConf* mcf, UnixMillis now) {
   o.reserve(8192);
   Family(&o, "dipgate_nginx_verify_total", "counter",
          "dip_verify verdicts by reason word (ok: accepted).");
+  // Every reason and the usual statuses even at 0: a series that appears
+  // only with its first count hides that count from increase().
   for (size_t i = 0; i < kReasons; ++i) {
-    if (sh.verify[i] == 0 && i != static_cast<size_t>(Reason::kOk)) continue;
     Sample(&o, "dipgate_nginx_verify_total",
            "reason=\"" + std::string(ToString(static_cast<Reason>(i))) + "\"",
            static_cast<double>(sh.verify[i]));
@@ -184,7 +185,8 @@ std::string Render(MainConf* mcf, UnixMillis now) {
   Family(&o, "dipgate_nginx_answers_total", "counter",
          "Answers of dip_verify locations by HTTP status (the upstream's or nginx's own).");
   for (size_t i = 0; i < kStatuses; ++i) {
-    if (sh.answers[i] == 0) continue;
+    bool usual = i == 200 || i == 201 || i == 400 || i == 401 || i == 503;
+    if (sh.answers[i] == 0 && !usual) continue;
     Sample(&o, "dipgate_nginx_answers_total", "status=\"" + std::to_string(i) + "\"",
            static_cast<double>(sh.answers[i]));
   }

@@ -345,6 +345,30 @@ TEST_P(BridgeResendTest, EachFailureClass) {
         << reason << "\n" << metrics;
   }
   EXPECT_EQ(Metric("dipgate_bridge_api_key_fallbacks_total"), 1);
+  // Every answer of the DIP counted by its status, "0" for none: the reset
+  // and the answer past the request timeout, one POST when curl sends the
+  // request again itself (its reused connection closed without an answer).
+  // The resend after the timeout arrives while the slow answer is still
+  // sleeping: 201 in both modes (the slow one then finds the duplicate).
+  EXPECT_TRUE(WaitMetric("dipgate_bridge_delivered_total", 3));
+  std::map<std::string, int64_t> expected = {{"0", 1},   {"201", 3}, {"400", 1}, {"401", 1},
+                                             {"429", 1}, {"500", 2}, {"503", 1}};
+  metrics = Metrics();
+  std::map<std::string, int64_t> answers;
+  int64_t answered = 0;
+  const std::string answer_prefix = "\ndipgate_bridge_dip_answers_total{status=\"";
+  for (size_t at = metrics.find(answer_prefix); at != std::string::npos;
+       at = metrics.find(answer_prefix, at + 1)) {
+    size_t begin = at + answer_prefix.size(), end = metrics.find('"', begin);
+    int64_t n = atoll(metrics.c_str() + metrics.find("} ", end) + 2);
+    answers[metrics.substr(begin, end - begin)] = n;
+    answered += n;
+  }
+  EXPECT_TRUE(answers["0"] == 1 || answers["0"] == 2) << metrics;
+  expected["0"] = answers["0"];
+  EXPECT_EQ(answers, expected) << metrics;
+  EXPECT_EQ(answered, Metric("dipgate_bridge_posts_total")) << "a POST not answered once";
+  EXPECT_EQ(Metric("dipgate_bridge_healthy"), 1);  // what /healthz says, for alert rules
   EXPECT_EQ(bridge.Stop(SIGTERM), 0);
   CheckHistory({{"k0", {0, 1, 2, 5}}}, {1});
   for (const Record& r : Delivered(record_)) {

@@ -156,6 +156,9 @@ TEST_F(NginxMetricsTest, CountersAgreeAcrossWorkersSurviveAReloadAndPassPromtool
   EXPECT_EQ(Value(m, "dipgate_nginx_verify_seconds_count"), 18) << m;
   EXPECT_EQ(Value(m, "dipgate_nginx_verify_seconds_bucket{le=\"+Inf\"}"), 18) << m;
   EXPECT_GT(Value(m, "dipgate_nginx_verify_seconds_sum"), 0) << m;
+  // Series that alerts watch exist at 0 before anything happens.
+  EXPECT_EQ(Value(m, "dipgate_nginx_answers_total{status=\"503\"}"), 0) << m;
+  EXPECT_EQ(Value(m, "dipgate_nginx_verify_total{reason=\"certificate_revoked\"}"), 0) << m;
   EXPECT_EQ(Value(m, "dipgate_nginx_sign_total{identity=\"mp-ec\",reason=\"ok\"}"), 5) << m;
   EXPECT_EQ(Value(m, "dipgate_nginx_sign_total{identity=\"-\",reason=\"unknown_identity\"}"),
             1) << m;
