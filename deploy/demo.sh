@@ -4,30 +4,38 @@
 #   1. sets up the machine (deploy/setup.sh) and builds dipgate
 #   2. creates a test PKI shaped like the DIP CA (root, issuing CA, signing
 #      and TLS certificates, CRLs)
-#   3. starts a real Kafka broker, a DIP stand-in (tools/dip_standin: an mTLS
-#      HTTPS ingress that verifies every signature independently and sends
-#      signed webhooks), a local application, nginx with the dipgate module
-#      (inbound: verify; outbound: sign) and the Kafka bridge
-#   4. pushes the sample DIP messages through Kafka -> bridge -> DIP, sends
-#      one through nginx's signing gateway, delivers a DIP webhook through
-#      nginx's verification to the application, and shows a tampered webhook
-#      and one signed with a revoked certificate being refused
+#   3. starts a real Kafka broker, the DIP sandbox (tools/dip_standin: the
+#      DIP's API as its spec describes it, docs/dip-standin.md: mutual TLS,
+#      API keys, signatures, schemas, StandardResponse answers, signed
+#      webhooks with retries), nginx with the dipgate module (inbound:
+#      verify; outbound: sign) and the Kafka bridge
+#   4. hop 1: Kafka -> bridge -> the DIP's /dip-channel/{interfaceID}, each
+#      message's MSG code and transactionID and its receipt back in Kafka; a
+#      batch holding a schema-invalid message and one the DIP refuses: the
+#      bridge's schema check, the split and the dead letters
+#      hop 2: an internal system -> nginx's signing gateway -> the DIP
+#      hop 3: a webhook registered with dipctl pubconfig: the DIP's signed
+#      callback -> nginx (verify) -> the bridge's inbound listener -> Kafka,
+#      answered 503 while the listener is not up, landing on the DIP's retry
+#      hop 4: webhooks that must be refused (tampered, revoked, untrusted CA,
+#      wrong environment), each with its reason
 #   5. stops everything (also on Ctrl-C) and says what happened at each hop.
 #
 #   deploy/demo.sh [--keep]      --keep leaves the working directory (logs,
 #                                PKI, configs) for inspection
 #
 # Exit status 0 when every hop behaved as expected. The tests run it with
-# DIPGATE_DEMO_PREBUILT=1 and DIPCTL, DIPGATE_BRIDGE, DIPGATE_MODULE and
-# DIPGATE_PRODUCE naming binaries they built (no setup, no build), and
-# DIPGATE_NGINX the nginx command (default /usr/sbin/nginx).
+# DIPGATE_DEMO_PREBUILT=1 and DIPCTL, DIPGATE_BRIDGE and DIPGATE_MODULE naming
+# binaries they built, DIPGATE_SCHEMAS the DIP's schemas directory they built
+# (//third_party/dip_api:schemas), no setup and no build; DIPGATE_NGINX is the
+# nginx command (default /usr/sbin/nginx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 KEEP=0
 [ "${1:-}" = "--keep" ] && KEEP=1
 
-STEPS=11
+STEPS=12
 STEP=0
 START=$(date +%s%N)
 FAILED=0
@@ -49,7 +57,6 @@ wait_for() {
   done
   return 1
 }
-has_lines() { [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]; }
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -61,35 +68,42 @@ else
   deploy/setup.sh
   say "building with Bazel (the first build takes 10-20 minutes on two cores; progress below)"
   bazel build -c opt --show_progress_rate_limit=10 --color=no --curses=no //cli:dipctl \
-      //kafka_bridge:dipgate-bridge //nginx_module:ngx_http_dip_module.so //bench:produce 2>&1 |
+      //kafka_bridge:dipgate-bridge //nginx_module:ngx_http_dip_module.so \
+      //third_party/dip_api:schemas 2>&1 |
     grep -vE "^(Loading|Analyzing|INFO: (Analyzed|Found|Elapsed|[0-9]+ process))" | uniq | sed 's/^/        /'
   BIN="$(bazel info -c opt bazel-bin 2>/dev/null)"
   DIPCTL=$BIN/cli/dipctl
   DIPGATE_BRIDGE=$BIN/kafka_bridge/dipgate-bridge
   DIPGATE_MODULE=$BIN/nginx_module/ngx_http_dip_module.so
-  DIPGATE_PRODUCE=$BIN/bench/produce
+  DIPGATE_SCHEMAS=$BIN/third_party/dip_api/schemas
   say "fetching the Kafka broker's jars from Maven Central (first run only)"
   tests/kafka/kafka.sh fetch
-  ok "built dipctl, dipgate-bridge, the nginx module; Kafka jars ready"
+  ok "built dipctl, dipgate-bridge, the nginx module and the DIP's schemas; Kafka jars ready"
 fi
-for b in "$DIPCTL" "$DIPGATE_BRIDGE" "$DIPGATE_MODULE" "$DIPGATE_PRODUCE"; do
+for b in "$DIPCTL" "$DIPGATE_BRIDGE" "$DIPGATE_MODULE" "$DIPGATE_SCHEMAS/index.json"; do
   [ -e "$b" ] || { echo "demo: missing $b" >&2; exit 3; }
 done
+export DIPGATE_SCHEMAS  # dipctl validates against them before it sends
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/dipgate-demo.XXXXXX")"
 chmod 755 "$WORK"
 PIDS=()
+stop_bridge() {  # $1: pid file, $2: log, $3: what to call it, $4: its last event
+  [ -f "$1" ] || return 0
+  kill -TERM "$(cat "$1")" 2>/dev/null || true
+  wait_for 20 bash -c "! kill -0 $(cat "$1")" || true
+  say "$3 stopped: $(grep -o "\"event\":\"$4\"[^}]*" "$2" | head -1 || true)"
+}
+exec 3>&1 4>&2       # the demo's output, for the cleanup whatever is redirected when it runs
 cleanup() {
   local status=$?
+  exec 1>&3 2>&4
   set +e            # stop everything, whatever fails on the way
   trap - EXIT INT TERM HUP
   trap '' PIPE      # output may be gone; writes fail, the cleanup goes on
   printf '\n[stop] stopping everything\n'
-  if [ -f "$WORK/bridge.pid" ]; then
-    kill -TERM "$(cat "$WORK/bridge.pid")" 2>/dev/null || true
-    wait_for 20 bash -c "! kill -0 $(cat "$WORK/bridge.pid")" || true
-    say "bridge stopped: $(grep -o '"event":"stopped"[^}]*' "$WORK/bridge.log" | head -1 || true)"
-  fi
+  stop_bridge "$WORK/bridge.pid" "$WORK/bridge.log" "bridge" stopped
+  stop_bridge "$WORK/bridge-in.pid" "$WORK/bridge-in.log" "inbound bridge" inbound_stopped
   if [ -f "$WORK/nginx/nginx.pid" ]; then
     kill -QUIT "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
     wait_for 10 test ! -f "$WORK/nginx/nginx.pid" || true
@@ -104,8 +118,231 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
-trap 'echo; echo "interrupted"; exit 130' INT TERM HUP
+trap 'exec 1>&3 2>&4; echo; echo "interrupted"; exit 130' INT TERM HUP
 trap 'exit 141' PIPE  # output closed (e.g. piped into head): still clean up
+
+# The demo's own helper: DIP messages from the public sample, a small Kafka
+# client (librdkafka through ctypes, the library the bridge uses) to write
+# keyed records and read them back with their headers, and the DIP
+# sandbox's outcomes file (docs/dip-standin.md) put into words.
+TOOL=$WORK/tool.py
+cat > "$TOOL" <<'PY'
+import ctypes, ctypes.util, json, sys, time
+
+# -- DIP messages ------------------------------------------------------------
+
+def message(sample, out, reference, mpan, *changes):
+    """The sample DIPMessageArray with its own senderUniqueReference and
+    MPANCore; `changes`: POINTER=JSON (e.g. /CommonBlock/S1/environmentTag="PRD")
+    under the payload."""
+    array = json.load(open(sample))
+    payload = array[0]["payload"]
+    payload["CommonBlock"]["S1"]["senderUniqueReference"] = reference
+    payload["CommonBlock"]["M0"]["MPANCore"] = mpan
+    for change in changes:
+        pointer, value = change.split("=", 1)
+        *path, last = pointer.strip("/").split("/")
+        node = payload
+        for p in path:
+            node = node[p]
+        node[last] = json.loads(value)
+    with open(out, "w") as f:
+        json.dump(array, f, separators=(",", ":"))
+
+# -- Kafka -------------------------------------------------------------------
+
+lib = ctypes.CDLL(ctypes.util.find_library("rdkafka") or "librdkafka.so.1")
+P, S, I, Z, I32, I64 = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_size_t,
+                        ctypes.c_int32, ctypes.c_int64)
+
+class Message(ctypes.Structure):
+    _fields_ = [("err", I), ("rkt", P), ("partition", I32), ("payload", P), ("len", Z),
+                ("key", P), ("key_len", Z), ("offset", I64), ("_private", P)]
+
+class TopicPartition(ctypes.Structure):
+    _fields_ = [("topic", S), ("partition", I32), ("offset", I64), ("metadata", P),
+                ("metadata_size", Z), ("opaque", P), ("err", I), ("_private", P)]
+
+class MetadataTopic(ctypes.Structure):
+    _fields_ = [("topic", S), ("partition_cnt", I), ("partitions", P), ("err", I)]
+
+class Metadata(ctypes.Structure):
+    _fields_ = [("broker_cnt", I), ("brokers", P), ("topic_cnt", I),
+                ("topics", ctypes.POINTER(MetadataTopic)), ("orig_broker_id", I32),
+                ("orig_broker_name", S)]
+
+def fn(name, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype, f.argtypes = restype, list(argtypes)
+    return f
+
+PM, PL = ctypes.POINTER(Message), P
+conf_new = fn("rd_kafka_conf_new", P)
+conf_set = fn("rd_kafka_conf_set", I, P, S, S, S, Z)
+kafka_new = fn("rd_kafka_new", P, I, P, S, Z)
+kafka_destroy = fn("rd_kafka_destroy", None, P)
+topic_new = fn("rd_kafka_topic_new", P, P, S, P)
+topic_destroy = fn("rd_kafka_topic_destroy", None, P)
+produce_one = fn("rd_kafka_produce", I, P, I32, I, P, Z, P, Z, P)
+flush = fn("rd_kafka_flush", I, P, I)
+err2str = fn("rd_kafka_err2str", S, I)
+metadata = fn("rd_kafka_metadata", I, P, I, P, ctypes.POINTER(ctypes.POINTER(Metadata)), I)
+metadata_destroy = fn("rd_kafka_metadata_destroy", None, ctypes.POINTER(Metadata))
+list_new = fn("rd_kafka_topic_partition_list_new", PL, I)
+list_add = fn("rd_kafka_topic_partition_list_add", ctypes.POINTER(TopicPartition), PL, S, I32)
+list_destroy = fn("rd_kafka_topic_partition_list_destroy", None, PL)
+assign = fn("rd_kafka_assign", I, P, PL)
+poll_set_consumer = fn("rd_kafka_poll_set_consumer", I, P)
+consumer_poll = fn("rd_kafka_consumer_poll", PM, P, I)
+message_destroy = fn("rd_kafka_message_destroy", None, PM)
+message_headers = fn("rd_kafka_message_headers", I, PM, ctypes.POINTER(P))
+header_get_all = fn("rd_kafka_header_get_all", I, P, Z, ctypes.POINTER(S), ctypes.POINTER(P),
+                    ctypes.POINTER(Z))
+PRODUCER, CONSUMER, PARTITION_UA, MSG_F_COPY, OFFSET_BEGINNING, PARTITION_EOF = 0, 1, -1, 2, -2, -191
+
+def client(kind, settings):
+    conf, err = conf_new(), ctypes.create_string_buffer(512)
+    for k, v in settings.items():
+        if conf_set(conf, k.encode(), v.encode(), err, len(err)) != 0:
+            sys.exit(f"tool: {k}: {err.value.decode()}")
+    rk = kafka_new(kind, conf, err, len(err))
+    if not rk:
+        sys.exit(f"tool: {err.value.decode()}")
+    return rk
+
+def text(pointer, size):
+    return ctypes.string_at(pointer, size).decode("utf-8", "replace") if pointer else None
+
+def produce(bootstrap, topic, *pairs):
+    """Writes one record per KEY FILE pair, in order."""
+    rk = client(PRODUCER, {"bootstrap.servers": bootstrap, "linger.ms": "5"})
+    rkt = topic_new(rk, topic.encode(), None)
+    for key, path in zip(pairs[::2], pairs[1::2]):
+        value, k = open(path, "rb").read(), key.encode()
+        if produce_one(rkt, PARTITION_UA, MSG_F_COPY, value, len(value), k, len(k), None) != 0:
+            sys.exit(f"tool: cannot produce to {topic}")
+    left = flush(rk, 30000)
+    topic_destroy(rkt)
+    kafka_destroy(rk)
+    if left != 0:
+        sys.exit(f"tool: {topic}: not acknowledged: {err2str(left).decode()}")
+
+def partition_count(rk, topic, deadline):
+    rkt = topic_new(rk, topic.encode(), None)
+    try:
+        while time.monotonic() < deadline:
+            md = ctypes.POINTER(Metadata)()
+            if metadata(rk, 0, rkt, ctypes.byref(md), 2000) == 0:
+                t = md.contents.topics[0] if md.contents.topic_cnt == 1 else None
+                n = t.partition_cnt if t is not None and t.err == 0 else 0
+                metadata_destroy(md)
+                if n:
+                    return n
+            time.sleep(0.1)
+        return 0
+    finally:
+        topic_destroy(rkt)
+
+def create(bootstrap, *topics):
+    """Creates the topics (the broker's defaults: 3 partitions), as an
+    operator would before starting the bridge."""
+    rk = client(PRODUCER, {"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + 30
+    for topic in topics:  # a producer's metadata request creates a missing topic
+        if not partition_count(rk, topic, deadline):
+            sys.exit(f"tool: cannot create {topic}")
+    kafka_destroy(rk)
+
+def read(bootstrap, topic, least, timeout):
+    """Prints every record of the topic as a JSON line {topic, partition,
+    offset, key, headers, value}: at least `least`, then on to the end of
+    every partition. Exit 1 when fewer than `least` came within `timeout` s."""
+    least, deadline = int(least), time.monotonic() + float(timeout)
+    rk = client(CONSUMER, {"bootstrap.servers": bootstrap, "group.id": "dipgate-demo-reader",
+                           "enable.auto.commit": "false", "enable.partition.eof": "true",
+                           "fetch.wait.max.ms": "50"})
+    poll_set_consumer(rk)
+    got, at_end = 0, set()
+    n = partition_count(rk, topic, deadline)
+    if n:
+        parts = list_new(n)
+        for p in range(n):
+            list_add(parts, topic.encode(), p).contents.offset = OFFSET_BEGINNING
+        assign(rk, parts)
+        list_destroy(parts)
+    while n and time.monotonic() < deadline and not (got >= least and len(at_end) == n):
+        m = consumer_poll(rk, 100)
+        if not m:
+            continue
+        if m.contents.err == PARTITION_EOF:
+            at_end.add(m.contents.partition)
+        elif m.contents.err == 0:
+            at_end.discard(m.contents.partition)
+            headers, h = {}, P()
+            if message_headers(m, ctypes.byref(h)) == 0:
+                i, name, value, size = 0, S(), P(), Z()
+                while header_get_all(h, i, ctypes.byref(name), ctypes.byref(value),
+                                     ctypes.byref(size)) == 0:
+                    headers[name.value.decode()] = text(value.value, size.value) or ""
+                    i += 1
+            c = m.contents
+            print(json.dumps({"topic": topic, "partition": c.partition, "offset": c.offset,
+                              "key": text(c.key, c.key_len), "headers": headers,
+                              "value": text(c.payload, c.len) or ""}), flush=True)
+            got += 1
+        message_destroy(m)
+    kafka_destroy(rk)
+    sys.exit(0 if got >= least else 1)
+
+# -- the DIP sandbox's outcomes ----------------------------------------------
+
+def outcomes(path, event, skip=0):
+    lines = open(path).read().splitlines()[int(skip):]
+    return [o for o in map(json.loads, lines) if o["event"] == event]
+
+def posts(path, skip):
+    """The DIP's answer to each message array POSTed to it since line `skip`."""
+    for o in outcomes(path, "ingress", skip):
+        codes, ids = o.get("codes") or [], o.get("transactionIDs") or []
+        refs = o.get("senderUniqueReferences") or []
+        print(f"DIP: {o['method']} {o['path']}: {len(refs)} message{'s'[:len(refs) != 1]} "
+              f"-> {o['status']}" + (f" ({o['why']})" if o["status"] >= 300 and o["why"] else ""))
+        for ref, code, tid in zip(refs, codes + [""] * len(refs), ids + [None] * len(refs)):
+            print(f"  {ref}: {code}" + (f", transactionID {tid}" if tid else ""))
+
+def attempts(path):
+    for o in outcomes(path, "callback_attempt"):
+        print(f"DIP callback {o['url']} attempt {o['attempt']}: "
+              + (f"HTTP {o['status']}" if o["status"] else o["error"]))
+
+def count(path, event):
+    print(len(outcomes(path, event)))
+
+# -- Kafka records, for people -----------------------------------------------
+
+def show(prefix="dip."):
+    """Records (JSON lines on stdin): key, value, and the headers starting
+    with `prefix`."""
+    for line in sys.stdin:
+        r = json.loads(line)
+        value = r["value"] if len(r["value"]) <= 240 else r["value"][:240] + f"... ({len(r['value'])} bytes)"
+        print(f"{r['topic']} partition {r['partition']} offset {r['offset']}, key {r['key']}:")
+        print(f"  value {value}")
+        for k, v in r["headers"].items():
+            if k.startswith(prefix):
+                print(f"  {k}: {v if len(v) <= 200 else v[:200] + '...'}")
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]](*sys.argv[2:])
+PY
+tool() { /usr/bin/python3 "$TOOL" "$@"; }
+
+# Kafka's JVM takes a few seconds to start: it starts now, while the PKI is made.
+KAFKA_PORT=$(free_port)
+KAFKA=127.0.0.1:$KAFKA_PORT
+tests/kafka/kafka.sh start "$WORK/kafka" "$KAFKA_PORT" "$(free_port)" > "$WORK/kafka-start.log" 2>&1 &
+KAFKA_STARTING=$!
+PIDS+=("$KAFKA_STARTING")
 
 PKI=$WORK/pki
 step "creating a test PKI like the DIP CA in $PKI"
@@ -115,46 +352,39 @@ say "(energydip-nonprod.example.co.uk), TLS client and server, CRLs"
 "$DIPCTL" inspect --cert "$PKI/signer-rsa.pem" | grep -E '^(subject|environment|valid until):' | sed 's/^/        /'
 echo "demo-primary-api-key" > "$PKI/api-key"
 
-KAFKA_PORT=$(free_port)
-step "starting Kafka (KRaft, one node) on 127.0.0.1:$KAFKA_PORT"
-tests/kafka/kafka.sh start "$WORK/kafka" "$KAFKA_PORT" "$(free_port)" >/dev/null
-ok "broker up"
+step "starting Kafka (KRaft, one node) on $KAFKA"
+wait "$KAFKA_STARTING" || { bad "Kafka did not start"; sed 's/^/        /' "$WORK/kafka-start.log"; exit 1; }
+TOPICS=(dip.outbound dip.outbound.receipts dip.outbound.dlq dip.in.IF-033)
+tool create "$KAFKA" "${TOPICS[@]}" 2>>"$WORK/tool.log"
+ok "broker up (started while the PKI was made); topics ${TOPICS[*]}"
 
 DIP_PORT=$(free_port)
-step "starting the DIP stand-in on https://localhost:$DIP_PORT (mutual TLS)"
+DIP=https://localhost:$DIP_PORT
+OUTCOMES=$WORK/dip-outcomes.jsonl
+SPEC=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spec"]["version"])' \
+       "$DIPGATE_SCHEMAS/index.json")
+step "starting the DIP sandbox on $DIP (the DIP's API, spec $SPEC)"
 /usr/bin/python3 tools/dip_standin/dip_standin.py serve --port "$DIP_PORT" \
     --cert "$PKI/tls-server.pem" --key "$PKI/tls-server.key" --client-ca "$PKI/ca-bundle.pem" \
-    --ca "$PKI/ca-bundle.pem" --crl "$PKI/crls.pem" --record "$WORK/dip-received.jsonl" \
-    --ready-file "$WORK/dip.ready" --log > "$WORK/dip-standin.log" 2>&1 &
+    --ca "$PKI/ca-bundle.pem" --crl "$PKI/crls.pem" --api-key "$(cat "$PKI/api-key")" \
+    --environment DEV --outcomes "$OUTCOMES" \
+    --dip-cert "$PKI/signer-ec.pem" --dip-key "$PKI/signer-ec.key" \
+    --callback-ca "$PKI/ca-bundle.pem" \
+    --callback-client-cert "$PKI/tls-client.pem" --callback-client-key "$PKI/tls-client.key" \
+    --retry-schedule 1,1,2,3,5 --batch-linger 100 \
+    --ready-file "$WORK/dip.ready" > "$WORK/dip-sandbox.log" 2>&1 &
 PIDS+=($!)
-wait_for 20 test -f "$WORK/dip.ready" || {
-  bad "DIP stand-in did not start"; tail -5 "$WORK/dip-standin.log" | sed 's/^/        /'; exit 1
+wait_for 30 test -f "$WORK/dip.ready" || {
+  bad "the DIP sandbox did not start"; tail -5 "$WORK/dip-sandbox.log" | sed 's/^/        /'; exit 1
 }
-ok "verifies content hash, signature, chain and CRLs of every request (Python cryptography + openssl)"
-
-APP_PORT=$(free_port)
-cat > "$WORK/app.py" <<'PY'
-# The participant's application behind nginx: records what it is given.
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-class App(BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with open(sys.argv[2], "a") as f:
-            f.write(json.dumps({"path": self.path, "bytes": len(body),
-                                "verified": self.headers.get("X-DIP-Verified"),
-                                "signer": self.headers.get("X-DIP-Signer")}) + "\n")
-        self.send_response(202); self.send_header("Content-Length", "0"); self.end_headers()
-HTTPServer(("127.0.0.1", int(sys.argv[1])), App).serve_forever()
-PY
-/usr/bin/python3 "$WORK/app.py" "$APP_PORT" "$WORK/app-received.jsonl" &
-PIDS+=($!)
+ok "mutual TLS, API key, signature (Python cryptography + openssl), schema of every message"
+say "environment DEV; its webhooks signed as the DIP, retried 1, 1, 2, 3, 5 s apart"
 
 IN_PORT=$(free_port)
 OUT_PORT=$(free_port)
+LISTENER_PORT=$(free_port)
 step "starting nginx with the dipgate module: inbound :$IN_PORT (verify), outbound :$OUT_PORT (sign)"
-mkdir -p "$WORK/nginx/logs"
+mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
 USER_LINE=""
 [ "$(id -u)" = 0 ] && USER_LINE="user root;"
 cat > "$WORK/nginx/nginx.conf" <<CONF
@@ -170,8 +400,10 @@ http {
     proxy_temp_path $WORK/nginx/tmp;
     dip_verify_replay_zone dipreplay:1m;
     log_format dip '"\$request" \$status dip=\$dip_verify_status header=\$dip_verify_header '
-                   'signer="\$dip_signer_subject" days_to_expiry=\$dip_signer_days_to_expiry';
-    # Inbound (deploy/nginx/dip-inbound.conf): webhooks from the DIP.
+                   'signer="\$dip_signer_subject" days_to_expiry=\$dip_signer_days_to_expiry '
+                   'upstream=\$upstream_status';
+    # Inbound (deploy/nginx/dip-inbound.conf): the DIP's webhooks, verified,
+    # into the Kafka bridge's inbound listener.
     server {
         listen 127.0.0.1:$IN_PORT ssl;
         ssl_certificate        $PKI/tls-server.pem;
@@ -188,9 +420,19 @@ http {
             dip_verify_crl                 $PKI/crls.pem;
             dip_verify_environment         nonprod;
             dip_verify_replay              dipreplay;
+            dip_verify_schemas             $DIPGATE_SCHEMAS;
+            dip_verify_participant_id      0140321855;
             proxy_set_header X-DIP-Verified \$dip_verify_status;
             proxy_set_header X-DIP-Signer   \$dip_signer_subject;
-            proxy_pass http://127.0.0.1:$APP_PORT;
+            proxy_pass http://127.0.0.1:$LISTENER_PORT;
+            # The bridge not answering (restarting, say): 503 with
+            # Retry-After, which the DIP retries, rather than nginx's 502.
+            error_page 502 504 = @bridge_unavailable;
+        }
+        location @bridge_unavailable {
+            add_header Retry-After 1 always;
+            default_type application/json;
+            return 503 '{"statusCode":503,"message":"the Kafka bridge is not answering: retry"}';
         }
     }
     # Outbound (deploy/nginx/dip-outbound.conf): internal systems -> DIP.
@@ -199,10 +441,10 @@ http {
     server {
         listen 127.0.0.1:$OUT_PORT;
         access_log $WORK/nginx/outbound.log;
-        location / {
+        location /dip-channel/ {
             dip_sign             mp-main;
-            dip_sign_api_key     demo-primary-api-key;
-            dip_sign_destination https://localhost:$DIP_PORT\$request_uri;
+            dip_sign_api_key     $(cat "$PKI/api-key");
+            dip_sign_destination $DIP\$request_uri;
             proxy_pass https://127.0.0.1:$DIP_PORT;
             proxy_set_header Host localhost:$DIP_PORT;
             proxy_ssl_certificate         $PKI/tls-client.pem;
@@ -214,7 +456,6 @@ http {
     }
 }
 CONF
-mkdir -p "$WORK/nginx/tmp"
 nginx_run() { sh -c "${DIPGATE_NGINX:-/usr/sbin/nginx} -p '$WORK/nginx' -c '$WORK/nginx/nginx.conf' $*"; }
 nginx_run -t 2>&1 | sed 's/^/        /' | tail -1
 nginx_run
@@ -222,19 +463,21 @@ wait_for 10 test -s "$WORK/nginx/nginx.pid" || { bad "nginx did not start"; exit
 ok "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/.*nginx\///') (Debian's stock binary) loaded the module"
 
 METRICS_PORT=$(free_port)
-step "starting the Kafka bridge (topic dip.outbound -> https://localhost:$DIP_PORT)"
+step "starting the Kafka bridge: topic dip.outbound -> $DIP/dip-channel/{interfaceID}"
 cat > "$WORK/bridge.json" <<JSON
 {
-  "kafka": { "bootstrap.servers": "127.0.0.1:$KAFKA_PORT", "group.id": "dipgate-demo",
-             "auto.offset.reset": "earliest" },
+  "kafka": { "bootstrap.servers": "$KAFKA", "group.id": "dipgate-demo" },
   "identities": [ { "name": "mp-main", "certificate": "$PKI/signer-rsa.pem",
-                    "key": "$PKI/signer-rsa.key" } ],
-  "routes": [ { "topic": "dip.outbound", "identity": "mp-main",
-                "url": "https://localhost:$DIP_PORT/api/v1/messages/{interfaceID}" } ],
+                    "key": "$PKI/signer-rsa.key", "dip_ids": ["8795183096"] } ],
+  "dip_base_url": "$DIP",
+  "routes": [ { "topic": "dip.outbound" } ],
   "tls": { "client_certificate": "$PKI/tls-client.pem", "client_key": "$PKI/tls-client.key",
            "ca": "$PKI/ca-bundle.pem" },
   "api_key": { "primary_file": "$PKI/api-key" },
+  "schemas": "$DIPGATE_SCHEMAS",
+  "batch": { "max_messages": 10, "linger_ms": 300 },
   "retry": { "initial_backoff_ms": 200, "max_backoff_ms": 2000 },
+  "receipts_topic": "dip.outbound.receipts",
   "dead_letter_topic": "dip.outbound.dlq",
   "metrics_listen": "127.0.0.1:$METRICS_PORT"
 }
@@ -244,76 +487,168 @@ JSON
 echo $! > "$WORK/bridge.pid"
 wait_for 30 curl -sf "http://127.0.0.1:$METRICS_PORT/healthz" || { bad "bridge not healthy"; cat "$WORK/bridge.log"; exit 1; }
 ok "bridge healthy; metrics on http://127.0.0.1:$METRICS_PORT/metrics"
+say "signs as mp-main for senderDIPID 8795183096, checks every message against the DIP's"
+say "schemas first, batches up to 10 records per POST (300 ms linger)"
+metric() {  # $1: metric name (with labels), $2: port (default: the bridge's)
+  curl -s "http://127.0.0.1:${2:-$METRICS_PORT}/metrics" | awk -v m="$1" '$1 == m {print $2}'
+}
+metric_at_least() { [ "$(metric "$1" "${3:-}")" -ge "$2" ] 2>/dev/null; }
 
-MESSAGES=(tests/data/*.json)   # the public sample DIP messages (../shared/interop/messages)
-step "hop 1: ${#MESSAGES[@]} sample messages: Kafka -> bridge (sign, mTLS) -> DIP"
-for m in "${MESSAGES[@]}"; do
-  "$DIPGATE_PRODUCE" "127.0.0.1:$KAFKA_PORT" dip.outbound 1 "$m" >/dev/null 2>&1
-  say "produced $(basename "$m") ($(wc -c < "$m") bytes) to dip.outbound"
-done
-if wait_for 60 has_lines "$WORK/dip-received.jsonl" "${#MESSAGES[@]}"; then
-  while read -r line; do
-    echo "$line" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)
-print("        DIP received %s: %s, signer %s, API key %s" % (r["path"],
-      "signature verified" if r["verified"] else "NOT VERIFIED: " + r["why"], r["signer"], r["api_key"]))'
-  done < "$WORK/dip-received.jsonl"
-  verified=$(grep -c '"verified": true' "$WORK/dip-received.jsonl" || true)
-  [ "$verified" -eq "${#MESSAGES[@]}" ] && ok "all ${#MESSAGES[@]} verified by the DIP stand-in" ||
-    bad "only $verified of ${#MESSAGES[@]} verified"
+SAMPLE=tests/data/if-033-appointment-request.json  # the public IF-033 sample
+TODAY=$(date -u +%Y%m%d)
+ref() { echo "S-IF-033-8795183096-REGS-$TODAY-demo$1"; }
+mpan() { printf '12345678%05d' "$1"; }
+# Makes message $1 (a DIPMessageArray of one IF-033 appointment request),
+# with more changes in $2...; prints its key (the MPAN) and file.
+make_message() {
+  local n=$1; shift
+  tool message "$SAMPLE" "$WORK/msg-$n.json" "$(ref "$n")" "$(mpan "$n")" "$@"
+  echo "$(mpan "$n") $WORK/msg-$n.json"
+}
+
+step "hop 1: 3 IF-033 messages: Kafka -> bridge (schema, sign, mTLS, API key) -> DIP"
+# shellcheck disable=SC2046
+tool produce "$KAFKA" dip.outbound $(make_message 1) $(make_message 2) $(make_message 3) 2>>"$WORK/tool.log"
+say "produced $(ref 1), $(ref 2) and $(ref 3)"
+say "to dip.outbound, keyed by MPAN ($(mpan 1) .. $(mpan 3))"
+wait_for 30 metric_at_least dipgate_bridge_receipts_total 3 ||
+  { bad "not delivered: $(tail -3 "$WORK/bridge.log")"; }
+tool posts "$OUTCOMES" 0 | sed 's/^/        /'
+say "receipts read back from dip.outbound.receipts:"
+receipts=$(tool read "$KAFKA" dip.outbound.receipts 3 20 2>>"$WORK/tool.log" || true)
+echo "$receipts" | /usr/bin/python3 -c 'import json, sys
+for line in sys.stdin:
+    if line.strip(): r = json.loads(line); print("          key %s: %s" % (r["key"], r["value"]))'
+accepted=$(echo "$receipts" | grep -c '\\"code\\":\\"MSG0000\\"' || true)
+[ "$accepted" = 3 ] && ok "3 accepted by the DIP (MSG0000, a transactionID each), 3 receipts in Kafka" ||
+  bad "$accepted of 3 receipts say MSG0000"
+POSTS_BEFORE=$(wc -l < "$OUTCOMES")
+
+step "hop 1: a batch of 6 with 2 bad messages: the bridge's schema check and the split"
+# shellcheck disable=SC2046
+tool produce "$KAFKA" dip.outbound $(make_message 4) $(make_message 5) \
+    $(make_message 6 '/CommonBlock/M0/MPANCore="12"') \
+    $(make_message 7 '/CommonBlock/S1/environmentTag="PRD"') \
+    $(make_message 8) $(make_message 9) 2>>"$WORK/tool.log"
+say "produced 6 records: 4 valid; $(ref 6) with MPANCore \"12\" (DT-002 wants 13 digits);"
+say "$(ref 7) for environment PRD (valid by the schema, but this DIP is DEV)"
+wait_for 30 metric_at_least dipgate_bridge_dead_lettered_total 2 ||
+  bad "not dead-lettered: $(tail -3 "$WORK/bridge.log")"
+wait_for 10 metric_at_least dipgate_bridge_receipts_total 7 || bad "the 4 valid ones were not all delivered"
+tool posts "$OUTCOMES" "$POSTS_BEFORE" | sed 's/^/        /'
+say "bridge: $(metric dipgate_bridge_batch_splits_total) batch splits, dead letters by reason:" \
+    "schema_invalid $(metric 'dipgate_bridge_dead_letters_total{reason="schema_invalid"}')," \
+    "rejected_by_dip $(metric 'dipgate_bridge_dead_letters_total{reason="rejected_by_dip"}')"
+say "dead letters read back from dip.outbound.dlq (the record as produced, and why):"
+dead=$(tool read "$KAFKA" dip.outbound.dlq 2 20 2>>"$WORK/tool.log" || true)
+echo "$dead" | tool show dip.errors. | sed 's/^/          /'
+if grep -q "$(ref 6)" "$OUTCOMES"; then
+  bad "the schema-invalid message reached the DIP"
+elif echo "$dead" | grep -q '"dip.errors.reason": "schema_invalid"' &&
+     echo "$dead" | grep -q '"dip.errors.json.pointer": "/0/payload/CommonBlock/M0/MPANCore"'; then
+  ok "$(ref 6): schema_invalid at /0/payload/CommonBlock/M0/MPANCore, never sent to the DIP"
 else
-  bad "the DIP stand-in did not receive every message"; tail -5 "$WORK/bridge.log"
+  bad "no schema_invalid dead letter with its JSON pointer"
 fi
-metric() { curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-committed() { [ "$(metric dipgate_bridge_committed_total)" -ge 1 ]; }
-wait_for 20 committed || bad "offsets not committed"
-say "bridge metrics: delivered $(metric dipgate_bridge_delivered_total), offset commits $(metric dipgate_bridge_committed_total), dead-lettered $(metric dipgate_bridge_dead_lettered_total), signing certificate expires in $(metric dipgate_bridge_certificate_days_to_expiry) days"
+echo "$dead" | grep -q '"dip.errors.reason": "rejected_by_dip"' &&
+  echo "$dead" | grep -q '"dip.errors.dip.code": "MSG1001"' &&
+  [ "$(metric dipgate_bridge_batch_splits_total)" -ge 1 ] &&
+  ok "$(ref 7): the DIP refused its array (400, MSG1001); split until alone, then dead-lettered" ||
+  bad "the DIP's refusal was not split down to one dead letter"
+[ "$(metric dipgate_bridge_delivered_total)" = 7 ] &&
+  ok "the 4 valid messages of the batch delivered, with receipts (7 in all)" ||
+  bad "delivered $(metric dipgate_bridge_delivered_total), expected 7"
 
 step "hop 2: an internal system -> nginx outbound (sign, mTLS, API key) -> DIP"
+make_message 10 >/dev/null
 answer=$(curl -s -w '\n%{http_code}' -H 'Content-Type: application/json' \
-    --data-binary "@${MESSAGES[1]:-${MESSAGES[0]}}" "http://127.0.0.1:$OUT_PORT/api/v1/messages/IF-041")
+    --data-binary "@$WORK/msg-10.json" "http://127.0.0.1:$OUT_PORT/dip-channel/IF-033")
 code=$(echo "$answer" | tail -1)
 echo "$answer" | head -1 | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)
-print("        DIP answered: verified=%s signer=%s api_key=%s" % (r["verified"], r["signer"], r["api_key"]))' || true
-[ "$code" = 200 ] && ok "signed by nginx (P-256 identity mp-main) and verified by the DIP" ||
-  bad "nginx outbound answered $code"
+for m in r["messageArray"]: print("        DIP answered %s: %s, transactionID %s" % (sys.argv[1], m["message"], m["transactionID"]))' "$code" || true
+[ "$code" = 201 ] && ok "signed by nginx (P-256 identity mp-main) and accepted by the DIP" ||
+  bad "nginx outbound answered $code: $(echo "$answer" | head -1)"
+
+IN_METRICS_PORT=$(free_port)
+HOOK_URL="https://localhost:$IN_PORT/dip/webhook/if-033"
+step "hop 3: the DIP's webhook -> nginx inbound (mTLS, verify, schemas) -> bridge -> Kafka"
+CALL=(--url "$DIP" --cert "$PKI/signer-rsa.pem" --key "$PKI/signer-rsa.key"
+      --api-key-file "$PKI/api-key" --server-ca "$PKI/ca-bundle.pem"
+      --client-cert "$PKI/tls-client.pem" --client-key "$PKI/tls-client.key")
+out=$("$DIPCTL" pubconfig --channel IF-033 --recipient 0140321855 --callback-url "$HOOK_URL" \
+      --max-message-count 5 "${CALL[@]}" 2>&1) || bad "dipctl pubconfig failed: $out"
+say "dipctl pubconfig: IF-033 messages for 0140321855 go to $HOOK_URL"
+echo "$out" | sed 's/^/          /'
+say "the bridge's inbound listener (127.0.0.1:$LISTENER_PORT) is not started yet"
+make_message 11 >/dev/null
+out=$("$DIPCTL" send --body "$WORK/msg-11.json" "${CALL[@]}" 2>&1) || bad "dipctl send failed: $out"
+say "dipctl send $(ref 11) (to 0140321855):"
+echo "$out" | sed 's/^/          /'
+SENT_TX=$(echo "$out" | grep -o 'T-IF-033-[A-Za-z0-9-]*' | head -1)
+wait_for 15 grep -q '"event": "callback_attempt"' "$OUTCOMES" || bad "the DIP made no callback"
+shown=$(tool attempts "$OUTCOMES")
+echo "$shown" | sed 's/^/        /'
+refused=$(grep -o 'connect() failed ([^)]*) while connecting to upstream' "$WORK/nginx/error.log" | head -1)
+say "(nginx verified it, then: \"$refused\"; its error_page answers 503 with Retry-After: 1)"
+cat > "$WORK/bridge-in.json" <<JSON
+{
+  "kafka": { "bootstrap.servers": "$KAFKA" },
+  "inbound": { "listen": "127.0.0.1:$LISTENER_PORT", "topic": "dip.in.{interfaceID}",
+               "key": "MPANCore", "participant_id": "0140321855",
+               "schemas": "$DIPGATE_SCHEMAS", "produce_timeout_ms": 5000, "retry_after_s": 1 },
+  "metrics_listen": "127.0.0.1:$IN_METRICS_PORT"
+}
+JSON
+say "starting the bridge's inbound listener (a second dipgate-bridge; one process can do both)"
+"$DIPGATE_BRIDGE" --config "$WORK/bridge-in.json" > "$WORK/bridge-in.log" 2>&1 &
+echo $! > "$WORK/bridge-in.pid"
+wait_for 15 grep -q inbound_listening "$WORK/bridge-in.log" || bad "inbound listener not up: $(tail -2 "$WORK/bridge-in.log")"
+wait_for 20 grep -q '"event": "delivered"' "$OUTCOMES" || bad "the DIP's retry did not land"
+tool attempts "$OUTCOMES" | tail -n +$(($(echo "$shown" | wc -l) + 1)) | sed 's/^/        /'
+records=$(tool read "$KAFKA" dip.in.IF-033 1 20 2>>"$WORK/tool.log" || true)
+say "read back from dip.in.IF-033 (one record per message, the DIP's D0 block included):"
+echo "$records" | tool show dip. | sed 's/^/          /'
+n=$(echo "$records" | grep -c . || true)
+if [ "$n" = 1 ] && echo "$records" | grep -q "\"dip.transactionID\": \"$SENT_TX\""; then
+  ok "the webhook landed in Kafka once, after a 503 and the DIP's retry ($SENT_TX)"
+else
+  bad "$n records on dip.in.IF-033 (expected 1 with transactionID $SENT_TX)"
+fi
+grep -q '"status": 503' "$OUTCOMES" && ok "the DIP's first attempt was answered 503 (Retry-After), and retried" ||
+  bad "no 503 seen by the DIP"
 
 WEBHOOK=(/usr/bin/python3 tools/dip_standin/dip_standin.py send
          --client-cert "$PKI/tls-client.pem" --client-key "$PKI/tls-client.key"
-         --server-ca "$PKI/ca-bundle.pem" --body "${MESSAGES[0]}")
-HOOK_URL="https://localhost:$IN_PORT/dip/webhook/IF-033"
-step "hop 3: DIP webhook -> nginx inbound (mTLS, verify) -> local application"
-out=$("${WEBHOOK[@]}" --url "$HOOK_URL" --cert "$PKI/signer-prod.pem" --key "$PKI/signer-prod.key" 2>&1 || true)
-say "a webhook signed for the production environment: nginx answered $(echo "$out" | head -1) $(echo "$out" | sed -n 2p)"
-[ "$(echo "$out" | head -1)" = 401 ] && ok "refused: this receiver accepts energydip-nonprod signers only" ||
-  bad "a production-signed webhook was not refused"
-out=$("${WEBHOOK[@]}" --url "$HOOK_URL" --cert "$PKI/signer-ec.pem" --key "$PKI/signer-ec.key" 2>&1 || true)
-say "nginx answered $(echo "$out" | head -1)"
-if wait_for 10 has_lines "$WORK/app-received.jsonl" 1; then
-  say "application received: $(tail -1 "$WORK/app-received.jsonl")"
-  grep -q '"verified": "ok"' "$WORK/app-received.jsonl" && ok "verified by nginx and delivered" ||
-    bad "application did not see a verified message"
-else
-  bad "the application received nothing: $out"
-fi
-
-step "hop 4: refused webhooks (nginx answers 401 with the reason; the application sees nothing)"
-before=$(wc -l < "$WORK/app-received.jsonl")
+         --server-ca "$PKI/ca-bundle.pem" --body "$WORK/msg-11.json" --url "$HOOK_URL")
+step "hop 4: refused webhooks (nginx answers 401 with the reason; the bridge sees nothing)"
+before=$(metric dipgate_bridge_webhooks_received_total "$IN_METRICS_PORT")
 for case in "tampered:--tamper --cert $PKI/signer-ec.pem --key $PKI/signer-ec.key:content_hash_mismatch" \
             "revoked signer:--cert $PKI/signer-revoked.pem --key $PKI/signer-revoked.key:certificate_revoked" \
-            "untrusted CA:--cert $PKI/signer-untrusted.pem --key $PKI/signer-untrusted.key:certificate_untrusted"; do
+            "untrusted CA:--cert $PKI/signer-untrusted.pem --key $PKI/signer-untrusted.key:certificate_untrusted" \
+            "production signer:--cert $PKI/signer-prod.pem --key $PKI/signer-prod.key:wrong_environment"; do
   IFS=: read -r name args reason <<<"$case"
   # shellcheck disable=SC2086
-  out=$("${WEBHOOK[@]}" --url "$HOOK_URL" $args 2>&1 || true)
-  say "$name: $(echo "$out" | head -1) $(echo "$out" | sed -n 2p)"
-  [ "$(echo "$out" | head -1)" = 401 ] && echo "$out" | grep -q "\"$reason" &&
-    ok "$name refused ($reason)" || bad "$name not refused with $reason"
+  out=$("${WEBHOOK[@]}" $args 2>&1 || true)
+  status=$(echo "$out" | head -1)
+  say "$name: $status $(echo "$out" | sed -n 2p | /usr/bin/python3 -c 'import json,sys
+try:
+    r = json.load(sys.stdin); print(r["messageArray"][0]["message"] + ", reason " + r["reason"])
+except Exception as e: print("(unreadable answer)")')"
+  [ "$status" = 401 ] && echo "$out" | grep -q "\"reason\":\"$reason\"" &&
+    ok "$name refused ($reason)" || bad "$name not refused with $reason: $out"
 done
-after=$(wc -l < "$WORK/app-received.jsonl")
-[ "$after" = "$before" ] && ok "the application received none of them" || bad "a refused webhook reached the application"
-say "nginx audit log:"
+after=$(metric dipgate_bridge_webhooks_received_total "$IN_METRICS_PORT")
+[ "$after" = "$before" ] && ok "the bridge received none of them (this receiver accepts energydip-nonprod signers only)" ||
+  bad "a refused webhook reached the bridge"
+say "nginx audit log (the 503 was answered by error_page after the upstream's 502, where"
+say "dip_verify's variables are no longer set; the DIP's retry is verified afresh):"
 sed 's/^/          /' "$WORK/nginx/inbound.log"
 
 step "summary"
+say "Kafka -> DIP: $(metric dipgate_bridge_delivered_total) delivered in $(metric dipgate_bridge_posts_total) POSTs," \
+    "$(metric dipgate_bridge_receipts_total) receipts, $(metric dipgate_bridge_dead_lettered_total) dead letters"
+say "DIP -> Kafka: $(metric dipgate_bridge_webhooks_accepted_total "$IN_METRICS_PORT") webhook accepted," \
+    "$(metric dipgate_bridge_inbound_produced_total "$IN_METRICS_PORT") record produced"
 if [ "$FAILED" = 0 ]; then
   say "every hop behaved as expected"
 else
