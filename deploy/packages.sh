@@ -63,7 +63,8 @@ install -m 0644 "$prebuilt/nginx_module/ngx_http_dip_module.so" "$src/build/"
 cp -RL "$prebuilt/third_party/dip_api/schemas" "$src/build/schemas"
 for f in bridge/bridge.json crl/dipgate-crl-refresh logrotate/dipgate nginx/dip-inbound.conf \
          nginx/dip-outbound.conf systemd/dipgate-bridge.service \
-         systemd/dipgate-crl-refresh.service systemd/dipgate-crl-refresh.timer; do
+         systemd/dipgate-crl-refresh.service systemd/dipgate-crl-refresh.timer \
+         prometheus/dipgate-rules.yml prometheus/dipgate-rules.test.yml grafana/dipgate.json; do
   mkdir -p "$src/deploy/$(dirname "$f")"
   cp -L "$repo/deploy/$f" "$src/deploy/$f"
 done

@@ -465,6 +465,21 @@ TEST_F(DebianPackages, BridgeChecksTheInstalledExampleConfiguration) {
   }
 }
 
+// docs/operator-guide.md, "Monitoring": the alert rules and the dashboard
+// come with the bridge's package, and the rules check and pass their unit
+// tests where they are installed.
+TEST_F(DebianPackages, MonitoringExamplesAreInstalledAndPassPromtool) {
+  ASSERT_TRUE(g->installed);
+  const std::string dir = "/usr/share/doc/dipgate-bridge/examples/";
+  for (const char* f : {"dipgate-rules.yml", "dipgate-rules.test.yml", "dipgate.json"}) {
+    EXPECT_TRUE(Exists(dir + f)) << dir << f << ":\n" << RunCommand("ls -l " + dir).output;
+  }
+  auto check = RunCommand("promtool check rules " + dir + "dipgate-rules.yml");
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  auto tests = RunCommand("cd " + dir + " && promtool test rules dipgate-rules.test.yml");
+  EXPECT_EQ(tests.exit_code, 0) << tests.output;
+}
+
 TEST_F(DebianPackages, DipctlValidatesWithTheInstalledSchemas) {
   ASSERT_TRUE(g->installed);
   std::string index = ReadFile("/usr/share/dipgate/schemas/index.json");
