@@ -23,6 +23,8 @@ PACKAGES=(
   dpkg-dev debhelper lintian
   # benchmarks and fuzzing
   wrk clang libclang-rt-14-dev
+  # the demo's Kafka client (deploy/demo.sh: produce, create topics, read records with headers)
+  kcat
 )
 
 # Packages that come with a system service, needed only as tools or test
