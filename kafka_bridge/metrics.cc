@@ -7,6 +7,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "common/reason.h"
+
 namespace dipgate::bridge {
 namespace {
 
@@ -60,6 +62,11 @@ void Metrics::CountDeadLetter(std::string_view reason) {
   auto it = dead_letters_.find(reason);
   if (it == dead_letters_.end()) it = dead_letters_.emplace(std::string(reason), 0).first;
   ++it->second;
+}
+
+void Metrics::ExpectDeadLetter(std::string_view reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (dead_letters_.find(reason) == dead_letters_.end()) dead_letters_.emplace(std::string(reason), 0);
 }
 
 void Metrics::CountDipAnswer(long status) {
@@ -150,7 +157,13 @@ std::string Metrics::Render() const {
     << "dipgate_bridge_healthy " << (healthy_ ? 1 : 0) << "\n";
   o << "# HELP dipgate_bridge_webhooks_not_accepted_total Webhooks refused or answered 503, by "
        "reason.\n# TYPE dipgate_bridge_webhooks_not_accepted_total counter\n";
-  for (const auto& [reason, n] : refusals_) {
+  // Every reason word and the usual statuses even at 0 (see ExpectDeadLetter).
+  std::map<std::string, uint64_t> refusals;
+  for (int r = static_cast<int>(Reason::kOk) + 1; r <= static_cast<int>(Reason::kInternalError); ++r) {
+    refusals.emplace(std::string(ToString(static_cast<Reason>(r))), 0);
+  }
+  for (const auto& [reason, n] : refusals_) refusals[reason] = n;
+  for (const auto& [reason, n] : refusals) {
     o << "dipgate_bridge_webhooks_not_accepted_total{reason=\"" << reason << "\"} " << n << "\n";
   }
   o << "# HELP dipgate_bridge_dead_letters_total Records written to the dead-letter topic, by "
@@ -161,7 +174,11 @@ std::string Metrics::Render() const {
   o << "# HELP dipgate_bridge_dip_answers_total The DIP's answers to the bridge's POSTs, by "
        "HTTP status (\"0\": no answer, a transport error or the request timeout).\n"
        "# TYPE dipgate_bridge_dip_answers_total counter\n";
-  for (const auto& [status, n] : dip_answers_) {
+  std::map<long, uint64_t> answers = dip_answers_;
+  for (long status : {0L, 201L, 400L, 401L, 403L, 429L, 500L, 502L, 503L, 504L}) {
+    answers.emplace(status, 0);
+  }
+  for (const auto& [status, n] : answers) {
     o << "dipgate_bridge_dip_answers_total{status=\"" << status << "\"} " << n << "\n";
   }
   o << "# HELP dipgate_bridge_delivery_seconds Time from fetch to DIP acceptance or "

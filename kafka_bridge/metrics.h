@@ -43,6 +43,9 @@ class Metrics {
   // A record written to the dead-letter topic, by reason word (also counted
   // in dead_lettered).
   void CountDeadLetter(std::string_view reason);
+  // A dead-letter reason shown at 0 until counted: a series that appears
+  // only with its first count hides that count from rate() and increase().
+  void ExpectDeadLetter(std::string_view reason);
   // An answer of the DIP to one of the bridge's POSTs, by HTTP status (0: no
   // HTTP answer: a transport error or the request timeout).
   void CountDipAnswer(long status);

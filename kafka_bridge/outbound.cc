@@ -957,6 +957,10 @@ Result<std::unique_ptr<Outbound>> Outbound::Start(const Config& config, Metrics*
   Impl& o = *impl;
   o.config = config;
   o.metrics = metrics;
+  for (int r = static_cast<int>(DeadLetterReason::kInvalidJson);
+       r <= static_cast<int>(DeadLetterReason::kRetriesExhausted); ++r) {
+    metrics->ExpectDeadLetter(ReasonWord(static_cast<DeadLetterReason>(r)));
+  }
   for (const Route& r : o.config.routes) o.routes[r.topic] = &r;
   auto loaded = LoadIdentities(o.config);
   if (!loaded) return loaded.error();

@@ -205,14 +205,24 @@ std::string Render(MainConf* mcf, UnixMillis now) {
   Sample(&o, "dipgate_nginx_verify_seconds_count", "", static_cast<double>(sh.verify_count));
   Family(&o, "dipgate_nginx_sign_total", "counter",
          "dip_sign requests by identity: signed (reason ok) or why not.");
+  std::set<std::string> counted;
   for (const IdentitySlot& s : sh.identities) {
     if (s.name[0] == '\0') break;
+    counted.insert(s.name);
     std::string id = "identity=\"" + Label(s.name) + "\",reason=\"";
     Sample(&o, "dipgate_nginx_sign_total", id + "ok\"", static_cast<double>(s.signed_ok));
     for (size_t f = 0; f < kSignFailureCount; ++f) {
       if (s.failed[f] == 0) continue;
       Sample(&o, "dipgate_nginx_sign_total", id + kSignFailures[f] + "\"",
              static_cast<double>(s.failed[f]));
+    }
+  }
+
+  // The configured identities not used yet, at 0 (a series that appears
+  // only with its first count hides that count from increase()).
+  for (const std::string& name : mcf->identities->names()) {
+    if (counted.count(name) == 0) {
+      Sample(&o, "dipgate_nginx_sign_total", "identity=\"" + Label(name) + "\",reason=\"ok\"", 0);
     }
   }
 
