@@ -2,7 +2,9 @@
 # nginx with the dipgate module under load (wrk on loopback): requests/s and
 # latency of proxying a 2 KB signed JSON body to a local upstream, with and
 # without dip_verify, and with dip_sign, measured in the same run and printed
-# as ratios; then worker RSS and open files before and after N verified
+# as ratios; dip_verify with dip_metrics counting (a second nginx, the same
+# configuration plus a dip_metrics_zone) against the same without, runs
+# interleaved; then worker RSS and open files before and after N verified
 # requests. Not a test: figures depend on the machine.
 #
 #   bench/nginx_bench.sh [--seconds 10] [--requests 1000000]
@@ -25,7 +27,11 @@ MODULE=$BIN/nginx_module/ngx_http_dip_module.so
 DIPCTL=$BIN/cli/dipctl
 
 W=$(mktemp -d /tmp/dipgate-nginx-bench.XXXXXX)
-cleanup() { [ -f "$W/logs/nginx.pid" ] && nginx -p "$W" -c "$W/nginx.conf" -s stop 2>/dev/null; sleep 0.5; rm -rf "$W"; }
+cleanup() {
+  [ -f "$W/logs/nginx.pid" ] && nginx -p "$W" -c "$W/nginx.conf" -s stop 2>/dev/null
+  [ -f "$W/metered/logs/nginx.pid" ] && nginx -p "$W/metered" -c "$W/metered/nginx.conf" -s stop 2>/dev/null
+  sleep 0.5; rm -rf "$W"
+}
 trap cleanup EXIT
 mkdir -p "$W/logs" "$W/tmp"
 "$DIPCTL" pki --out "$W/pki" >/dev/null 2>&1
@@ -54,6 +60,8 @@ http {
       dip_verify_trusted_certificate $W/pki/ca-bundle.pem;
       dip_verify_crl $W/pki/crls.pem;
       dip_verify_window 1h;
+      # One signed request serves both nginx instances (ports differ).
+      dip_verify_destination http://dip-webhooks.example/verify;
       proxy_pass http://back/ok;
     }
     location /sign { dip_sign bench; proxy_pass http://back/ok; }
@@ -61,6 +69,15 @@ http {
   server { listen 127.0.0.1:$BACK; location /ok { return 200 "ok\n"; } }
 }
 CONF
+# The same nginx with dip_metrics counting, on ports of its own (the
+# metrics on 18484).
+METERED=18482
+mkdir -p "$W/metered/logs" "$W/metered/tmp"
+sed -e "s|$W/logs|$W/metered/logs|g; s|$W/tmp|$W/metered/tmp|g" \
+    -e "s|listen 127.0.0.1:$FRONT;|listen 127.0.0.1:$METERED;|" \
+    -e "s|127.0.0.1:$BACK|127.0.0.1:18483|g" \
+    -e "s|^http {|http {\n  dip_metrics_zone benchmetrics:1m;\n  server { listen 127.0.0.1:18484; location = /metrics { dip_metrics; } }|" \
+    "$W/nginx.conf" > "$W/metered/nginx.conf"
 python3 - "$W/body.json" <<'PY'
 import json, sys
 items = {f"item{i}": "value-value-value" for i in range(80)}
@@ -68,9 +85,10 @@ body = json.dumps({"CommonBlock": {"S0": {"interfaceID": "IF-033"}}, "CustomBloc
 open(sys.argv[1], "w").write(body[:2048 - 2] + "}}" if len(body) > 2048 else body)
 PY
 nginx -p "$W" -c "$W/nginx.conf"
+nginx -p "$W/metered" -c "$W/metered/nginx.conf"
 sleep 0.5
 "$DIPCTL" sign --cert "$W/pki/signer-rsa.pem" --key "$W/pki/signer-rsa.key" \
-  --url "http://127.0.0.1:$FRONT/verify" --body "$W/body.json" > "$W/headers"
+  --url "http://dip-webhooks.example/verify" --body "$W/body.json" > "$W/headers"
 
 # wrk script: POST the body with the signed headers.
 {
@@ -82,8 +100,8 @@ sleep 0.5
   done < "$W/headers"
 } > "$W/post.lua"
 
-run() {  # path -> "rps p99_ms"
-  wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" --latency -s "$W/post.lua" "http://127.0.0.1:$FRONT$1" > "$W/wrk.out"
+run() {  # path [port] -> "rps p99_ms"
+  wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" --latency -s "$W/post.lua" "http://127.0.0.1:${2:-$FRONT}$1" > "$W/wrk.out"
   local rps p99 non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' "$W/wrk.out")
   p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$W/wrk.out")
@@ -108,6 +126,23 @@ for row in "verify $verify $verify_p99" "sign $sign $sign_p99"; do
     'BEGIN {printf "%-10s %10.0f %10.2f %8.3f %14.2f\n", n, r, p, r / pr, p - pp}'
 done
 echo "(targets: ratio >= 0.8, p99 added <= 1 ms; plain is the mean of runs before and after)"
+
+# dip_verify with and without dip_metrics: the same configuration in two
+# nginx instances, one with a dip_metrics_zone; runs interleaved (off, on,
+# on, off, twice), each side's mean compared.
+off=0; on=0
+for _ in 1 2; do
+  read -r a _ < <(run /verify)
+  read -r b _ < <(run /verify $METERED)
+  read -r c _ < <(run /verify $METERED)
+  read -r d _ < <(run /verify)
+  off=$(awk -v s="$off" -v x="$a" -v y="$d" 'BEGIN {print s + x + y}')
+  on=$(awk -v s="$on" -v x="$b" -v y="$c" 'BEGIN {print s + x + y}')
+done
+awk -v off="$off" -v on="$on" 'BEGIN {
+  printf "\ndip_verify without dip_metrics %10.0f req/s\ndip_verify with dip_metrics    %10.0f req/s\nratio (with / without)         %10.3f  (target >= 0.98)\n", off / 4, on / 4, on / off }'
+counted=$(curl -s "http://127.0.0.1:18484/metrics" | awk '/^dipgate_nginx_verify_total\{reason="ok"\}/ {print $2}')
+echo "the metered nginx counted $counted verified requests"
 
 pid=$(pgrep -P "$(cat "$W/logs/nginx.pid")" | head -1)
 [ -n "${DIPGATE_BENCH_PROFILE:-}" ] && { perf record -e cpu-clock -g -o "$DIPGATE_BENCH_PROFILE" -p "$pid" -- sleep 6 & sleep 0.2; wrk -t1 -c16 -d5s -s "$W/post.lua" "http://127.0.0.1:$FRONT/verify" >/dev/null; wait; }
