@@ -93,7 +93,7 @@ stop_bridge() {  # $1: pid file, $2: log, $3: what to call it, $4: its last even
   [ -f "$1" ] || return 0
   kill -TERM "$(cat "$1")" 2>/dev/null || true
   wait_for 20 bash -c "! kill -0 $(cat "$1")" || true
-  say "$3 stopped: $(grep -o "\"event\":\"$4\"[^}]*" "$2" | head -1 || true)"
+  say "$3 stopped: $(grep -o "\"event\":\"$4\"[^}]*" "$2" | sed -n 1p || true)"
 }
 exec 3>&1 4>&2       # the demo's output, for the cleanup whatever is redirected when it runs
 cleanup() {
@@ -121,6 +121,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exec 1>&3 2>&4; echo; echo "interrupted"; exit 130' INT TERM HUP
 trap 'exit 141' PIPE  # output closed (e.g. piped into head): still clean up
+# Inside, first lines are taken with `sed -n 1p`, never `head -1`: head
+# closing its pipe early fails the writer with SIGPIPE, which pipefail and
+# set -e turn into the script's exit (141) when the output is large.
 
 # The demo's own helper: DIP messages from the public sample, the DIP
 # sandbox's outcomes file (docs/dip-standin.md) and Kafka records (kcat's JSON
@@ -472,10 +475,10 @@ make_message 10 >/dev/null
 answer=$(curl -s -w '\n%{http_code}' -H 'Content-Type: application/json' \
     --data-binary "@$WORK/msg-10.json" "http://127.0.0.1:$OUT_PORT/dip-channel/IF-033")
 code=$(echo "$answer" | tail -1)
-echo "$answer" | head -1 | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)
+echo "$answer" | sed -n 1p | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)
 for m in r["messageArray"]: print("        DIP answered %s: %s, transactionID %s" % (sys.argv[1], m["message"], m["transactionID"]))' "$code" || true
 [ "$code" = 201 ] && ok "signed by nginx (P-256 identity mp-main) and accepted by the DIP" ||
-  bad "nginx outbound answered $code: $(echo "$answer" | head -1)"
+  bad "nginx outbound answered $code: $(echo "$answer" | sed -n 1p)"
 
 IN_METRICS_PORT=$(free_port)
 HOOK_URL="https://localhost:$IN_PORT/dip/webhook/if-033"
@@ -492,11 +495,11 @@ make_message 11 >/dev/null
 out=$("$DIPCTL" send --body "$WORK/msg-11.json" "${CALL[@]}" 2>&1) || bad "dipctl send failed: $out"
 say "dipctl send $(ref 11) (to 0140321855):"
 echo "$out" | sed 's/^/          /'
-SENT_TX=$(echo "$out" | grep -o 'T-IF-033-[A-Za-z0-9-]*' | head -1)
+SENT_TX=$(echo "$out" | grep -o 'T-IF-033-[A-Za-z0-9-]*' | sed -n 1p)
 wait_for 15 grep -q '"event": "callback_attempt"' "$OUTCOMES" || bad "the DIP made no callback"
 shown=$(tool attempts "$OUTCOMES")
 echo "$shown" | sed 's/^/        /'
-refused=$(grep -o 'connect() failed ([^)]*) while connecting to upstream' "$WORK/nginx/error.log" | head -1)
+refused=$(grep -o 'connect() failed ([^)]*) while connecting to upstream' "$WORK/nginx/error.log" | sed -n 1p)
 say "(nginx verified it, then: \"$refused\"; its error_page answers 503 with Retry-After: 1)"
 cat > "$WORK/bridge-in.json" <<JSON
 {
@@ -537,7 +540,7 @@ for case in "tampered:--tamper --cert $PKI/signer-ec.pem --key $PKI/signer-ec.ke
   IFS=: read -r name args reason <<<"$case"
   # shellcheck disable=SC2086
   out=$("${WEBHOOK[@]}" $args 2>&1 || true)
-  status=$(echo "$out" | head -1)
+  status=$(echo "$out" | sed -n 1p)
   say "$name: $status $(echo "$out" | sed -n 2p | /usr/bin/python3 -c 'import json,sys
 try:
     r = json.load(sys.stdin); print(r["messageArray"][0]["message"] + ", reason " + r["reason"])
