@@ -24,6 +24,9 @@ std::string_view ToString(Reason reason) {
     case Reason::kCertificateRevoked: return "certificate_revoked";
     case Reason::kRevocationUnknown: return "revocation_unknown";
     case Reason::kCrlExpired: return "crl_expired";
+    case Reason::kOcspUnknown: return "ocsp_unknown";
+    case Reason::kOcspUnavailable: return "ocsp_unavailable";
+    case Reason::kOcspResponseInvalid: return "ocsp_response_invalid";
     case Reason::kCertificateNotEndEntity: return "certificate_not_end_entity";
     case Reason::kCertificateMalformed: return "certificate_malformed";
     case Reason::kWrongKeyUsage: return "wrong_key_usage";

@@ -32,6 +32,9 @@ enum class Reason {
   kCertificateRevoked,        // listed on a CA's CRL
   kRevocationUnknown,         // no CRL for a CA in the chain (fails closed)
   kCrlExpired,                // a CRL is past nextUpdate (fails closed)
+  kOcspUnknown,               // the OCSP responder does not know the certificate
+  kOcspUnavailable,           // no usable OCSP answer: responder down or busy (fails closed)
+  kOcspResponseInvalid,       // an OCSP response badly signed, stale, malformed or not for it
   kCertificateNotEndEntity,   // a CA certificate used to sign a message
   kCertificateMalformed,      // X.509 v1, bad serial or other strictness fault
   kWrongKeyUsage,             // keyUsage lacks digitalSignature
@@ -62,12 +65,14 @@ inline bool IsInternal(Reason reason) { return reason == Reason::kInternalError;
 
 // True for the reasons a receiver answers as its own fault, so that the
 // sender retries: internal errors, a CRL copy that is stale or missing (the
-// sender's certificate may be fine; our refresh failed), and a signature
+// sender's certificate may be fine; our refresh failed), an OCSP responder
+// that gave no usable answer, and a signature
 // whose first request has not been answered yet (its retry must not be
 // lost if that answer is a failure).
 inline bool IsOwnFault(Reason reason) {
   return reason == Reason::kInternalError || reason == Reason::kCrlExpired ||
-         reason == Reason::kRevocationUnknown || reason == Reason::kReplayInProgress;
+         reason == Reason::kRevocationUnknown || reason == Reason::kReplayInProgress ||
+         reason == Reason::kOcspUnavailable;
 }
 
 }  // namespace dipgate

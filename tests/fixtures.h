@@ -14,6 +14,9 @@
 
 namespace dipgate::testing {
 
+// A TCP port on 127.0.0.1 free when asked.
+int FreePort();
+
 // The clock the shared PKI was made at; tests verify at or near it.
 UnixMillis PkiNow();
 

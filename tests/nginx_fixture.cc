@@ -70,18 +70,6 @@ std::string VerifyLocation(const std::string& name, const std::string& extra, in
          "    }\n";
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string Nginx::Conf(const std::string& prefix, const std::string& http_body,
                         const NginxOptions& options) {
   std::string body = http_body;

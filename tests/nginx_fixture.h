@@ -13,8 +13,6 @@
 
 namespace dipgate::testing {
 
-int FreePort();
-
 // Polls `ready` every 20 ms for up to `ms`; its last answer.
 bool WaitFor(const std::function<bool()>& ready, int ms);
 

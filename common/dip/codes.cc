@@ -116,6 +116,7 @@ std::string_view RecipientCodeFor(Reason reason) {
     case Reason::kBodyTooLarge:
     case Reason::kRevocationUnknown:  // our CRL copy, not the sender's fault
     case Reason::kCrlExpired:
+    case Reason::kOcspUnavailable:   // the responder's trouble, not the sender's
     case Reason::kReplayInProgress:  // answered when the first copy's answer is known
     case Reason::kInternalError: return "RCP1000";
     default: return "RCP9999";  // every header, signature and certificate reason

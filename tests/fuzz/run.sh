@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(base64 date certificate_header verify prepare_record bridge_config message_array schema)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(base64 date certificate_header verify prepare_record bridge_config message_array schema ocsp_response)
 command -v clang++ >/dev/null || { echo "clang++ is needed: apt-get install clang libclang-rt-14-dev"; exit 1; }
 
 OUT=${DIPGATE_FUZZ_DIR:-/tmp/dipgate-fuzz}
@@ -32,7 +32,7 @@ export DIPGATE_SCHEMAS="$OUT/schemas"
 for t in "${TARGETS[@]}"; do
   extra=()
   case "$t" in
-    verify) extra=(common/pki.cc) ;;
+    verify|ocsp_response) extra=(common/pki.cc) ;;
     prepare_record) extra=(kafka_bridge/delivery.cc "${DIP[@]}") ;;
     bridge_config) extra=(kafka_bridge/config.cc) ;;
     message_array|schema) extra=("${DIP[@]}") ;;
