@@ -181,6 +181,12 @@ T* PoolOwned(ngx_pool_t* pool, Args&&... args) {
   return object;
 }
 ngx_str_t CopyToPool(ngx_pool_t* pool, std::string_view s);
+// The shared memory zone a "*_zone NAME:SIZE" directive declares (the
+// directive's first argument), with `init` and a zeroed `data_size`-byte
+// `data` for it; NULL, with the error logged, when the argument is not
+// NAME:SIZE, the size is under `least` bytes or the name is taken.
+ngx_shm_zone_t* AddZone(ngx_conf_t* cf, const char* example, size_t least, ngx_shm_zone_init_pt init,
+                        size_t data_size);
 
 // No C++ exception crosses into nginx: every callback nginx calls runs its
 // body through Guard, which logs what was thrown (with `where`) and returns

@@ -330,37 +330,9 @@ void CountSign(ngx_http_request_t* r, std::string_view identity, std::optional<S
 char* SetMetricsZone(ngx_conf_t* cf, ngx_command_t* /*cmd*/, void* conf) {
   auto* mcf = static_cast<MainConf*>(conf);
   if (mcf->metrics_zone != nullptr) return const_cast<char*>("is duplicate");
-  auto* args = static_cast<ngx_str_t*>(cf->args->elts);
-  ngx_str_t value = args[1];
-  u_char* colon = static_cast<u_char*>(ngx_strlchr(value.data, value.data + value.len, ':'));
-  if (colon == nullptr || colon == value.data) {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"dip_metrics_zone\" takes NAME:SIZE, e.g. dipmetrics:1m, not \"%V\"",
-                       &value);
-    return static_cast<char*>(NGX_CONF_ERROR);
-  }
-  ngx_str_t name{static_cast<size_t>(colon - value.data), value.data};
-  ngx_str_t size_text{value.len - name.len - 1, colon + 1};
-  ssize_t size = ngx_parse_size(&size_text);
-  ssize_t least = static_cast<ssize_t>(8 * ngx_pagesize + 2 * sizeof(MetricsShared));
-  if (size == NGX_ERROR || size < least) {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"dip_metrics_zone\" \"%V\": size must be at least %z bytes", &name,
-                       least);
-    return static_cast<char*>(NGX_CONF_ERROR);
-  }
-  ngx_shm_zone_t* zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_dip_module);
-  if (zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-  if (zone->data != nullptr) {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"dip_metrics_zone\" \"%V\" is duplicate", &name);
-    return static_cast<char*>(NGX_CONF_ERROR);
-  }
-  auto* z = static_cast<MetricsZone*>(ngx_pcalloc(cf->pool, sizeof(MetricsZone)));
-  if (z == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-  zone->init = InitZone;
-  zone->data = z;
-  mcf->metrics_zone = zone;
-  return NGX_CONF_OK;
+  mcf->metrics_zone = AddZone(cf, "dipmetrics:1m", 8 * ngx_pagesize + 2 * sizeof(MetricsShared),
+                              InitZone, sizeof(MetricsZone));
+  return mcf->metrics_zone == nullptr ? static_cast<char*>(NGX_CONF_ERROR) : NGX_CONF_OK;
 }
 
 // dip_metrics;

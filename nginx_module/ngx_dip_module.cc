@@ -170,6 +170,36 @@ ngx_str_t CopyToPool(ngx_pool_t* pool, std::string_view s) {
   return out;
 }
 
+ngx_shm_zone_t* AddZone(ngx_conf_t* cf, const char* example, size_t least,
+                        ngx_shm_zone_init_pt init, size_t data_size) {
+  auto* args = static_cast<ngx_str_t*>(cf->args->elts);
+  ngx_str_t directive = args[0], value = args[1];
+  u_char* colon = static_cast<u_char*>(ngx_strlchr(value.data, value.data + value.len, ':'));
+  if (colon == nullptr || colon == value.data) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" takes NAME:SIZE, e.g. %s, not \"%V\"",
+                       &directive, example, &value);
+    return nullptr;
+  }
+  ngx_str_t name{static_cast<size_t>(colon - value.data), value.data};
+  ngx_str_t size_text{value.len - name.len - 1, colon + 1};
+  ssize_t size = ngx_parse_size(&size_text);
+  if (size == NGX_ERROR || size < static_cast<ssize_t>(least)) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" \"%V\": size must be at least %uz bytes",
+                       &directive, &name, least);
+    return nullptr;
+  }
+  ngx_shm_zone_t* zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_dip_module);
+  if (zone == nullptr) return nullptr;
+  if (zone->data != nullptr) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" \"%V\" is duplicate", &directive, &name);
+    return nullptr;
+  }
+  zone->data = ngx_pcalloc(cf->pool, data_size);
+  if (zone->data == nullptr) return nullptr;
+  zone->init = init;
+  return zone;
+}
+
 RequestCtx* GetCtx(ngx_http_request_t* r, bool create) {
   auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(r, ngx_http_dip_module));
   if (ctx != nullptr || !create) return ctx;

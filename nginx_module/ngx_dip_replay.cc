@@ -218,36 +218,9 @@ ReplayStore* ReplayStoreFor(ngx_pool_t* pool, ngx_shm_zone_t* zone) {
 
 // dip_verify_replay_zone NAME:SIZE;
 char* SetReplayZone(ngx_conf_t* cf, ngx_command_t* /*cmd*/, void* /*conf*/) {
-  auto* args = static_cast<ngx_str_t*>(cf->args->elts);
-  ngx_str_t value = args[1];
-  u_char* colon = static_cast<u_char*>(ngx_strlchr(value.data, value.data + value.len, ':'));
-  if (colon == nullptr || colon == value.data) {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"dip_verify_replay_zone\" takes NAME:SIZE, e.g. dipreplay:10m, not \"%V\"",
-                       &value);
-    return static_cast<char*>(NGX_CONF_ERROR);
-  }
-  ngx_str_t name{static_cast<size_t>(colon - value.data), value.data};
-  ngx_str_t size_text{value.len - name.len - 1, colon + 1};
-  ssize_t size = ngx_parse_size(&size_text);
-  if (size == NGX_ERROR || size < static_cast<ssize_t>(8 * ngx_pagesize)) {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"dip_verify_replay_zone\" \"%V\": size must be at least %uz bytes",
-                       &name, 8 * ngx_pagesize);
-    return static_cast<char*>(NGX_CONF_ERROR);
-  }
-  ngx_shm_zone_t* zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_dip_module);
-  if (zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-  if (zone->data != nullptr) {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"dip_verify_replay_zone\" \"%V\" is duplicate",
-                       &name);
-    return static_cast<char*>(NGX_CONF_ERROR);
-  }
-  auto* z = static_cast<ReplayZone*>(ngx_pcalloc(cf->pool, sizeof(ReplayZone)));
-  if (z == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-  zone->init = InitZone;
-  zone->data = z;
-  return NGX_CONF_OK;
+  ngx_shm_zone_t* zone =
+      AddZone(cf, "dipreplay:10m", 8 * ngx_pagesize, InitZone, sizeof(ReplayZone));
+  return zone == nullptr ? static_cast<char*>(NGX_CONF_ERROR) : NGX_CONF_OK;
 }
 
 // dip_verify_replay on | off | ZONE;  (on: per worker, as before zones)

@@ -42,27 +42,7 @@ const char kRecipient[] = "0140321855";
 // The IF-033 sample as message `i`: its own senderUniqueReference and
 // MPANCore; with `d0`, the D0 block the DIP adds (transactionID `txid`).
 std::string Message(int i, bool d0 = false, const std::string& txid = "", bool replay = false) {
-  rapidjson::Document d;
-  d.Parse(ReadFile(Runfile("tests/data/if-033-appointment-request.json")).c_str());
-  auto set = [&](const char* pointer, const std::string& value) {
-    rapidjson::Pointer(pointer).Set(d, rapidjson::Value(value.c_str(), d.GetAllocator()).Move(),
-                                    d.GetAllocator());
-  };
-  char mpan[14];
-  snprintf(mpan, sizeof(mpan), "%013d", 1000000 + i);
-  set("/0/payload/CommonBlock/S1/senderUniqueReference",
-      "S-033-0123456789-SUP-20261201-inb" + std::to_string(i) + "x" + std::to_string(getpid()));
-  set("/0/payload/CommonBlock/M0/MPANCore", mpan);
-  if (d0) {
-    rapidjson::Document block(&d.GetAllocator());
-    block.Parse((R"({"transactionID":")" + txid +
-                 R"(","transactionTimestamp":"2026-12-01T10:00:00+00:00","publicationID":"PUB-033",)"
-                 R"("initialCorrelationID":null,"replayIndicator":)" +
-                 (replay ? "true" : "false") + R"(,"serviceTicketURL":null})")
-                    .c_str());
-    rapidjson::Pointer("/0/payload/CommonBlock/D0").Set(d, block);
-  }
-  return dip::ToJson(d[0]);
+  return testing::SampleEgress("inb", i, 1000000, d0, txid, replay);
 }
 
 // Signs `body` for `url` as the DIP does (dipctl, the EC signing

@@ -38,25 +38,10 @@ using testing::ReadTopic;
 using testing::Tail;
 
 
-// The public IF-033 sample (schema-valid, so the sandbox accepts it) with
-// its senderUniqueReference carrying key and sequence, and an MPAN per key.
+// The public IF-033 sample with its senderUniqueReference carrying key and
+// sequence, and an MPAN per key (SampleRecord).
 std::string Message(const std::string& key, int seq, bool wrapped) {
-  static const std::string sample = ReadFile(Runfile("tests/data/if-033-appointment-request.json"));
-  std::string text = sample;
-  auto replace_all = [&text](const std::string& from, const std::string& to) {
-    for (size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size()) {
-      text.replace(at, from.size(), to);
-    }
-  };
-  replace_all("S-005-1234567abc-SUP-20222313-12345678a",
-              "S-033-00000000aa-SUP-20261202-" + key + "x" + std::to_string(seq));
-  std::string digits = std::to_string(1000 + std::hash<std::string>()(key) % 9000);
-  replace_all("\"MPANCore\":\"1234567890123\"", "\"MPANCore\":\"123456789" + digits + "\"");
-  while (!text.empty() && isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  if (wrapped) return text;
-  // The bare payload: what is inside [{"payload": ...}].
-  size_t begin = text.find("{\"payload\":") + 11;
-  return text.substr(begin, text.size() - begin - 2);
+  return testing::SampleRecord("", key, seq, wrapped);
 }
 
 // The key and sequence a Message() carries, from its senderUniqueReference.

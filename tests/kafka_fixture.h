@@ -136,6 +136,19 @@ std::vector<KafkaRecord> ReadTopic(const std::string& bootstrap, const std::stri
 // The end of a log file, for failure messages.
 std::string Tail(const std::string& path);
 
+// The public IF-033 sample (schema-valid, so the DIP sandbox accepts it) as
+// an outbound record: its senderUniqueReference carries `tag`, `key` and
+// `seq` ("...-<tag><key>x<seq>"), its MPANCore is one per key; the array as
+// the sample holds it when `wrapped`, else the bare payload.
+std::string SampleRecord(const std::string& tag, const std::string& key, int seq, bool wrapped);
+
+// The sample as the DIP delivers it: one {"payload": ...} element, message
+// `i` with its own senderUniqueReference (carrying `tag` and the process)
+// and MPANCore (`mpan_base` + i); with `d0`, the D0 block the DIP adds
+// (transactionID `txid`, replayIndicator `replay`).
+std::string SampleEgress(const std::string& tag, int i, int mpan_base, bool d0 = false,
+                         const std::string& txid = "", bool replay = false);
+
 }  // namespace dipgate::testing
 
 #endif  // DIPGATE_TESTS_KAFKA_FIXTURE_H_

@@ -93,47 +93,16 @@ std::string ToJson(const rapidjson::Value& v) {
 
 // ---- the messages
 
-// Outbound: the public IF-033 sample with its senderUniqueReference carrying
-// key and sequence, and an MPAN per key (as tests/bridge_test.cc).
+// Outbound: the public IF-033 sample with its senderUniqueReference
+// carrying key and sequence, and an MPAN per key.
 std::string Outbound(const std::string& key, int seq) {
-  static const std::string sample =
-      ReadFile(Runfile("tests/data/if-033-appointment-request.json"));
-  std::string text = sample;
-  auto replace_all = [&text](const std::string& from, const std::string& to) {
-    for (size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size()) {
-      text.replace(at, from.size(), to);
-    }
-  };
-  replace_all("S-005-1234567abc-SUP-20222313-12345678a",
-              "S-033-00000000aa-SUP-20261202-live" + key + "x" + std::to_string(seq));
-  std::string digits = std::to_string(1000 + std::hash<std::string>()(key) % 9000);
-  replace_all("\"MPANCore\":\"1234567890123\"", "\"MPANCore\":\"123456789" + digits + "\"");
-  while (!text.empty() && isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  return text;
+  return testing::SampleRecord("live", key, seq, /*wrapped=*/true);
 }
 
 // Inbound: the sample as the DIP delivers it (its D0 block, transactionID
-// `txid`), message `i` with its own reference and MPANCore (as
-// tests/bridge_inbound_test.cc).
+// `txid`), message `i` with its own reference and MPANCore, as an array.
 std::string Inbound(int i, const std::string& txid) {
-  rapidjson::Document d;
-  d.Parse(ReadFile(Runfile("tests/data/if-033-appointment-request.json")).c_str());
-  auto set = [&](const char* pointer, const std::string& value) {
-    rapidjson::Pointer(pointer).Set(d, rapidjson::Value(value.c_str(), d.GetAllocator()).Move(),
-                                    d.GetAllocator());
-  };
-  char mpan[14];
-  snprintf(mpan, sizeof(mpan), "%013d", 2000000 + i);
-  set("/0/payload/CommonBlock/S1/senderUniqueReference",
-      "S-033-0123456789-SUP-20261201-mon" + std::to_string(i) + "x" + std::to_string(getpid()));
-  set("/0/payload/CommonBlock/M0/MPANCore", mpan);
-  rapidjson::Document block(&d.GetAllocator());
-  block.Parse((R"({"transactionID":")" + txid +
-               R"(","transactionTimestamp":"2026-12-01T10:00:00+00:00","publicationID":"PUB-033",)"
-               R"("initialCorrelationID":null,"replayIndicator":false,"serviceTicketURL":null})")
-                  .c_str());
-  rapidjson::Pointer("/0/payload/CommonBlock/D0").Set(d, block);
-  return "[" + dip::ToJson(d[0]) + "]";
+  return "[" + testing::SampleEgress("mon", i, 2000000, /*d0=*/true, txid) + "]";
 }
 
 // ---- Prometheus
