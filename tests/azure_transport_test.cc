@@ -134,7 +134,16 @@ class AzureTransportTest : public ::testing::TestWithParam<ApacheMode> {
   // certificate, except HTTP/2 requests refused with HTTP_1_1_REQUIRED
   // (logged as 403 without a certificate) where HTTP/2 is offered.
   void ExpectDeliveredWithCertificate(size_t from, size_t delivered) {
-    auto log = Since(apache_->Log(from + delivered), from);
+    // Apache writes a line once its answer is out: wait for the deliveries'
+    // lines, not only for as many lines (a refused HTTP/2 attempt's line
+    // may be the only one there yet).
+    std::vector<ApacheRequest> log;
+    testing::WaitFor([&] {
+      log = Since(apache_->Log(), from);
+      return static_cast<size_t>(std::count_if(log.begin(), log.end(), [](const ApacheRequest& r) {
+               return r.status == 201;
+             })) >= delivered;
+    }, 10000);
     size_t ok = 0;
     for (const ApacheRequest& r : log) {
       if (r.protocol == "HTTP/2.0" && GetParam() == ApacheMode::kTls12Http2Offered) {
