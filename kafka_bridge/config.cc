@@ -88,12 +88,14 @@ bool Strings(Reader& rd, const Value& obj, const char* name, const std::string& 
 
 }  // namespace
 
+bool IsLoopback(const in_addr& address) { return (ntohl(address.s_addr) >> 24) == 127; }
+
 bool IsLoopbackListen(const std::string& listen) {
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return false;
   in_addr addr{};
   if (inet_pton(AF_INET, listen.substr(0, colon).c_str(), &addr) != 1) return false;
-  return (ntohl(addr.s_addr) >> 24) == 127;
+  return IsLoopback(addr);
 }
 
 namespace {

@@ -4,6 +4,8 @@
 #define DIPGATE_KAFKA_BRIDGE_CONFIG_H_
 
 #include <cstdint>
+#include <netinet/in.h>
+
 #include <map>
 #include <set>
 #include <string>
@@ -90,7 +92,9 @@ struct InboundConfig {
   int64_t max_connections = 64;
 };
 
-// True for "host:port" with an IPv4 loopback address (127.0.0.0/8).
+// True for an IPv4 loopback address (127.0.0.0/8), and for "host:port"
+// with one.
+bool IsLoopback(const in_addr& address);
 bool IsLoopbackListen(const std::string& listen);
 
 struct Config {

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include "common/dip/codes.h"
 #include "common/dip/message.h"
@@ -74,7 +75,7 @@ std::string PeerAddress(MHD_Connection* c, bool* local) {
   if (sa->sa_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
     inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
-    *local = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    *local = IsLoopback(in->sin_addr);
   } else if (sa->sa_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
     inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
@@ -486,25 +487,23 @@ struct Inbound::Impl {
         return Error{Reason::kInternalError,
                      "inbound.listen: not an IPv4 address: " + config.listen};
       }
-      if (config.tls_certificate.empty()) {
-        daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &Request, this, MHD_OPTION_SOCK_ADDR,
-                                  &addr, MHD_OPTION_CONNECTION_LIMIT, limit,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, 60U, MHD_OPTION_NOTIFY_COMPLETED,
-                                  &Completed, this, MHD_OPTION_END);
-      } else {
+      // inbound.tls: HTTPS, asking for a client certificate when a client
+      // CA is given (Handle checks it); otherwise no TLS option at all.
+      std::vector<MHD_OptionItem> tls;
+      if (!config.tls_certificate.empty()) {
         if (auto t = ReadTls(); !t) return t;
-        // Without a client CA, HTTPS only (the signatures are checked here).
-        MHD_OptionItem trust[] = {
-            {tls_client_ca.empty() ? MHD_OPTION_END : MHD_OPTION_HTTPS_MEM_TRUST, 0,
-             const_cast<char*>(tls_client_ca.c_str())},
-            {MHD_OPTION_END, 0, nullptr}};
-        daemon = MHD_start_daemon(
-            flags | MHD_USE_TLS, 0, nullptr, nullptr, &Request, this, MHD_OPTION_SOCK_ADDR, &addr,
-            MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, 60U,
-            MHD_OPTION_NOTIFY_COMPLETED, &Completed, this, MHD_OPTION_HTTPS_MEM_CERT,
-            tls_certificate.c_str(), MHD_OPTION_HTTPS_MEM_KEY, tls_key.c_str(),
-            MHD_OPTION_ARRAY, trust, MHD_OPTION_END);
+        flags |= MHD_USE_TLS;
+        tls.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(tls_certificate.c_str())});
+        tls.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(tls_key.c_str())});
+        if (!tls_client_ca.empty()) {
+          tls.push_back({MHD_OPTION_HTTPS_MEM_TRUST, 0, const_cast<char*>(tls_client_ca.c_str())});
+        }
       }
+      tls.push_back({MHD_OPTION_END, 0, nullptr});
+      daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &Request, this, MHD_OPTION_SOCK_ADDR,
+                                &addr, MHD_OPTION_CONNECTION_LIMIT, limit,
+                                MHD_OPTION_CONNECTION_TIMEOUT, 60U, MHD_OPTION_NOTIFY_COMPLETED,
+                                &Completed, this, MHD_OPTION_ARRAY, tls.data(), MHD_OPTION_END);
     }
     if (daemon == nullptr) {
       return Error{Reason::kInternalError, "inbound.listen: cannot listen on " + config.listen};

@@ -127,6 +127,9 @@ Result<std::string> ReadRequestBody(ngx_http_request_t* r, size_t limit);
 // 401/400 for the sender's faults, 503 + Retry-After for ours).
 ngx_int_t SendRefusal(ngx_http_request_t* r, LocConf* lcf, const Verdict& v,
                       const dip::SchemaVerdict* schema);
+// Sends the status and headers set so far, with Content-Length, then
+// `body` whole (a content handler's answer).
+ngx_int_t SendWholeBody(ngx_http_request_t* r, std::string_view body);
 // ngx_dip_replay.cc
 char* SetReplayZone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* SetReplay(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);

@@ -133,7 +133,6 @@ ngx_int_t SendRefusal(ngx_http_request_t* r, LocConf* lcf, const Verdict& v,
   std::string body = Body(r, lcf, v, schema);
   if (ngx_http_discard_request_body(r) != NGX_OK) r->keepalive = 0;
   r->headers_out.status = status;
-  r->headers_out.content_length_n = static_cast<off_t>(body.size());
   ngx_str_set(&r->headers_out.content_type, "application/json");
   r->headers_out.content_type_len = r->headers_out.content_type.len;
   if (AddHeader(r, "X-Dipgate-Reason", ToString(v.reason)) != NGX_OK) return NGX_ERROR;
@@ -141,6 +140,11 @@ ngx_int_t SendRefusal(ngx_http_request_t* r, LocConf* lcf, const Verdict& v,
       AddHeader(r, "Retry-After", std::to_string(lcf->retry_after)) != NGX_OK) {
     return NGX_ERROR;
   }
+  return SendWholeBody(r, body);
+}
+
+ngx_int_t SendWholeBody(ngx_http_request_t* r, std::string_view body) {
+  r->headers_out.content_length_n = static_cast<off_t>(body.size());
   ngx_int_t rc = ngx_http_send_header(r);
   if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
   ngx_buf_t* b = ngx_create_temp_buf(r->pool, body.size());

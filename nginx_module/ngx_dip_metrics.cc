@@ -273,18 +273,9 @@ ngx_int_t MetricsHandler(ngx_http_request_t* r) {
   auto* mcf = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_dip_module));
   std::string text = Render(mcf, WallClockMillis());
   r->headers_out.status = NGX_HTTP_OK;
-  r->headers_out.content_length_n = static_cast<off_t>(text.size());
   ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4; charset=utf-8");
   r->headers_out.content_type_len = r->headers_out.content_type.len;
-  rc = ngx_http_send_header(r);
-  if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
-  ngx_buf_t* b = ngx_create_temp_buf(r->pool, text.size());
-  if (b == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  b->last = ngx_cpymem(b->last, text.data(), text.size());
-  b->last_buf = (r == r->main) ? 1 : 0;
-  b->last_in_chain = 1;
-  ngx_chain_t out{b, nullptr};
-  return ngx_http_output_filter(r, &out);
+  return SendWholeBody(r, text);
 }
 
 // Log phase: the status each dip_verify location answered.
@@ -317,7 +308,10 @@ void CountVerdict(ngx_http_request_t* r, const Verdict& v, bool schema_refused,
 
 void CountSign(ngx_http_request_t* r, std::string_view identity, std::optional<SignFailure> failure) {
   if (Shared(r) == nullptr) return;
-  IdentitySlot* slot = SlotOf(r, identity);
+  // A name that is no configured identity counts as "-": names from a
+  // request (dip_sign $variable) must not fill the zone's identity slots.
+  auto* mcf = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_dip_module));
+  IdentitySlot* slot = SlotOf(r, mcf->identities->Find(identity) != nullptr ? identity : "-");
   if (slot == nullptr) return;
   if (failure) {
     Add(&slot->failed[static_cast<size_t>(*failure)]);

@@ -26,11 +26,7 @@ ngx_http_output_header_filter_pt next_header_filter;
 ngx_int_t Fail(ngx_http_request_t* r, RequestCtx* ctx, SignFailure failure,
                const std::string& why) {
   if (ctx->sign_status != nullptr) *ctx->sign_status = why;
-  // A name that is no identity is counted as "-": names from a request
-  // (dip_sign $variable) must not fill the metrics zone's identity slots.
-  if (ctx->sign_identity != nullptr) {
-    CountSign(r, failure == SignFailure::kUnknownIdentity ? "-" : *ctx->sign_identity, failure);
-  }
+  if (ctx->sign_identity != nullptr) CountSign(r, *ctx->sign_identity, failure);
   ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%srefused: %s", kSignLog, why.c_str());
   return NGX_ERROR;
 }
